@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
+# The address the site is built for (canonical links, hreflang, sitemap).
+export SITE_URL ?= http://127.0.0.1:$(PORT)/
 
 .PHONY: run test site bench clean
 

@@ -10,12 +10,16 @@ things come out wrong from that, and this module puts them right:
   ``<lang>/404.html``, with the default language's at the root.
 * Material writes the hreflang alternates as relative links; search engines want absolute ones,
   and an ``x-default``.
+* Material's language selector fetches ``sitemap.xml`` next to every hreflang alternate to map
+  pages between languages. With one alternate per page, that is a folder per page: each page
+  folder gets a sitemap of its own entry, so those requests find a file instead of a 404.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -48,7 +52,7 @@ def _language_base(base_url: str, config) -> str:
     if not prefix:
         return base_url
     root = base_url.rstrip("/")
-    return f"{root}/{prefix}" if root else f"/{prefix}"
+    return f"{root}/{prefix}/" if root else f"/{prefix}/"
 
 
 def on_page_context(context, page, config, nav):
@@ -99,6 +103,7 @@ def on_post_build(config):
     site = Path(config.site_dir)
     default = _i18n(config).default_language
     _split_search_index(site, default, _i18n(config).build_languages)
+    _write_page_sitemaps(site, config.site_url or "/")
     for language, html in _not_found_pages.items():
         target = site / "404.html" if language == default else site / language / "404.html"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -123,3 +128,22 @@ def _split_search_index(site: Path, default: str, languages: list[str]) -> None:
             json.dumps({"config": config, "docs": docs}, ensure_ascii=False, separators=(",", ":")),
             encoding="utf-8",
         )
+
+
+_SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+
+
+def _write_page_sitemaps(site: Path, site_url: str) -> None:
+    ET.register_namespace("", _SITEMAP_NS)
+    ET.register_namespace("xhtml", "http://www.w3.org/1999/xhtml")
+    sitemap = ET.parse(site / "sitemap.xml")
+    for url in sitemap.getroot().findall(f"{{{_SITEMAP_NS}}}url"):
+        location = url.findtext(f"{{{_SITEMAP_NS}}}loc", "")
+        if not location.startswith(site_url) or location == site_url:
+            continue  # the root already has the full sitemap
+        folder = site / location[len(site_url) :]
+        if not folder.is_dir():
+            continue
+        urlset = ET.Element(f"{{{_SITEMAP_NS}}}urlset")
+        urlset.append(url)
+        ET.ElementTree(urlset).write(folder / "sitemap.xml", encoding="UTF-8", xml_declaration=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +28,18 @@ CHROMIUM_ARGS = [
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# The site is built for the address the test server listens on, as it is built for its real
+# address in production: Material fetches sitemaps from the absolute hreflang URLs.
+SITE_PORT = _free_port()
+SITE_URL = f"http://127.0.0.1:{SITE_PORT}/"
+
+
 def language_prefix(language: str) -> str:
     """The URL prefix of a language: '/' for the default, '/en/' and so on for the others."""
     return "/" if language == DEFAULT_LANGUAGE else f"/{language}/"
@@ -35,7 +49,7 @@ def language_prefix(language: str) -> str:
 def built_site(tmp_path_factory) -> Path:
     """The handbook built once for the session with --strict: any warning fails the build."""
     out = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SITE_URL": SITE_URL}
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
         cwd=ROOT,
@@ -53,8 +67,9 @@ def live_server(built_site):
     """The service serving the built handbook on a free port of 127.0.0.1."""
     from forms_service import create_app
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = create_app({"SITE_DIR": str(built_site), "TESTING": True})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", SITE_PORT, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.port}"

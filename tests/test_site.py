@@ -13,10 +13,9 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import DEFAULT_LANGUAGE, LANGUAGES, ROOT, language_prefix
+from conftest import DEFAULT_LANGUAGE, LANGUAGES, ROOT, SITE_URL, language_prefix
 
 DOCS = ROOT / "docs"
-SITE_URL = "http://127.0.0.1:8000/"
 SEED_OVERLAP = ROOT.parent / "shared" / "tools" / "seed_overlap.py"
 ASSET_RELS = {"stylesheet", "icon", "preload", "prefetch", "modulepreload", "manifest", "preconnect"}
 
@@ -161,7 +160,7 @@ def test_pages_search_their_own_language(built_site, language):
     """Material fetches search/search_index.json from the config's base, which must be the language's folder."""
     url = language_prefix(language) + "steps/1-relationship/"
     config = json.loads(soup(html_file(built_site, url)).find(id="__config").get_text())
-    index_url = urljoin(urljoin(url, config["base"] + "/"), "search/search_index.json")
+    index_url = urljoin(urljoin(url, config["base"]), "search/search_index.json")
     assert index_url == language_prefix(language) + "search/search_index.json"
 
 

@@ -18,7 +18,11 @@ def no_horizontal_scroll(page) -> bool:
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_home_fits_a_phone(phone, live_server, language):
-    phone.goto(live_server + language_prefix(language))
+    failed = []
+    phone.on("requestfailed", lambda request: failed.append(request.url))
+    phone.on("response", lambda response: response.status >= 400 and failed.append(response.url))
+    phone.goto(live_server + language_prefix(language), wait_until="networkidle")
+    assert not failed, "requests that failed: " + ", ".join(failed)
     assert phone.locator("html").get_attribute("lang") == language
     assert no_horizontal_scroll(phone)
     screenshot(phone, f"home-{language}")
@@ -44,9 +48,10 @@ def test_switcher_keeps_the_page(phone, live_server):
 
 def search(page, query: str) -> list[str]:
     """Type a query into Material's search and return the result links."""
+    page.wait_for_load_state("networkidle")  # the search worker has its index
     page.locator("label.md-header__button[for='__search']").click()
-    page.locator("input.md-search__input").fill(query)
-    page.locator(".md-search-result__item").first.wait_for()
+    page.locator("input.md-search__input").press_sequentially(query)
+    page.wait_for_function("document.querySelectorAll('.md-search-result__item > a').length > 0")
     return page.locator(".md-search-result__item > a").evaluate_all(
         "links => links.map(link => new URL(link.href).pathname)"
     )
