@@ -6,7 +6,7 @@ PORT   ?= 8000
 # The address the site is built for (canonical links, hreflang, sitemap).
 export SITE_URL ?= http://127.0.0.1:$(PORT)/
 
-.PHONY: run test site bench clean
+.PHONY: run test site translations messages bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,14 +21,23 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(VENV)/.installed $@
 
+# The service's translations: compiled from the .po catalogs (the .mo files are not committed).
+translations: $(VENV)/.installed
+	$(BIN)/pybabel -q compile -d forms_service/translations
+
+# After changing a user-facing string: extract, merge into each catalog, then translate the .po files.
+messages: $(VENV)/.installed
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -o forms_service/translations/messages.pot .
+	$(BIN)/pybabel -q update -i forms_service/translations/messages.pot -d forms_service/translations
+
 site: $(VENV)/.installed
 	$(BIN)/mkdocs build --quiet
 	$(BIN)/python -m whitenoise.compress --quiet --no-brotli site
 
-run: site
+run: site translations
 	PORT=$(PORT) $(BIN)/python -m forms_service
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev translations
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-dev site

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import socket
@@ -103,6 +104,7 @@ class ByteCounter:
 
 
 def serve(site_dir: Path, port: int):
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = create_app({"SITE_DIR": str(site_dir)})
     counter = ByteCounter(app.wsgi_app)
     app.wsgi_app = counter

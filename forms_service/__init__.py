@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import settings, site
+from . import agreement, concern, errors, feedback, i18n, security, settings, site, storage
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app: settings first, then each part of the service."""
-    app = Flask(__name__, instance_relative_config=True)
+    """Build the app: settings first, then each part of the service, then the form areas."""
+    app = Flask(__name__, instance_path=settings.instance_path(test_config))
     settings.load(app, test_config)
+    storage.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
     site.init_app(app)
+    errors.init_app(app)
+    for area in (agreement, concern, feedback):
+        app.register_blueprint(security.limit_posts(area.bp))
     return app

@@ -1,10 +1,19 @@
-"""Settings: defaults, then the environment (FORMS_*), then a test's overrides."""
+"""Settings: defaults, then the environment (FORMS_*), then a test's overrides; checked at start-up.
+
+Secrets come from the environment only. Programmes and contact persons come from
+``programmes.toml`` in the instance folder (see programmes.py). Anything missing or wrong stops
+start-up with a message that says what to set and how.
+"""
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
 from flask import Flask
+
+from . import programmes
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -13,11 +22,33 @@ DEFAULTS = {
     "SITE_DIR": str(PROJECT_ROOT / "site"),
     "LANGUAGES": ("nb", "en", "da"),
     "DEFAULT_LANGUAGE": "nb",
+    # A form is a few KB; anything above this is refused with 413 before it is read.
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    # A mentor may keep a form open through a long shift before sending it.
+    "WTF_CSRF_TIME_LIMIT": 12 * 3600,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    # Posts from one address (Flask-Limiter syntax); storage is in memory unless set otherwise.
+    "FORM_RATE_LIMIT": "20 per minute; 200 per hour",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    # How long the other party has to confirm an agreement.
+    "AGREEMENT_CONFIRM_DAYS": 14,
 }
+
+# Values that must never reach production as a secret key.
+KNOWN_WEAK_KEYS = {"", "dev", "development", "secret", "change-me", "changeme", "test"}
+DEV_KEY_FILE = ".dev-secret-key"
 
 
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+def instance_path(test_config: dict | None) -> str:
+    """Where data and config live: FORMS_INSTANCE_PATH, else ./instance beside the project."""
+    if test_config and test_config.get("INSTANCE_PATH"):
+        return str(Path(test_config["INSTANCE_PATH"]).resolve())
+    return str(Path(os.environ.get("FORMS_INSTANCE_PATH") or PROJECT_ROOT / "instance").resolve())
 
 
 def load(app: Flask, test_config: dict | None) -> None:
@@ -25,9 +56,52 @@ def load(app: Flask, test_config: dict | None) -> None:
     app.config.from_prefixed_env("FORMS")
     if test_config:
         app.config.from_mapping(test_config)
+    instance = Path(app.instance_path)
+    try:
+        instance.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"Cannot create the instance folder {instance}: {error.strerror}") from None
+
+    _check_secret_key(app, instance)
+    _check_site(app)
+    _load_programmes(app, instance)
+
+
+def _check_secret_key(app: Flask, instance: Path) -> None:
+    key = app.config.get("SECRET_KEY") or ""
+    if isinstance(key, str) and key.strip().lower() not in KNOWN_WEAK_KEYS and len(key) >= 32:
+        return
+    if app.debug or app.testing:
+        # Development only: a random key kept in the instance folder, so sessions survive restarts.
+        path = instance / DEV_KEY_FILE
+        if not path.exists():
+            path.write_text(secrets.token_hex(32), encoding="utf-8")
+            path.chmod(0o600)
+        app.config["SECRET_KEY"] = path.read_text(encoding="utf-8").strip()
+        return
+    problem = "is not set" if not key else "is too weak (a known default, or shorter than 32 characters)"
+    raise ConfigError(
+        f"FORMS_SECRET_KEY {problem}. Generate one with\n"
+        "    python3 -c 'import secrets; print(secrets.token_hex(32))'\n"
+        "and set it in the service's environment (FORMS_DEBUG=1 allows a development key)."
+    )
+
+
+def _check_site(app: Flask) -> None:
     site_dir = Path(app.config["SITE_DIR"])
     if not (site_dir / "index.html").is_file():
         raise ConfigError(
             f"The built handbook is missing: no index.html in {site_dir}. "
             "Build it with `make site` (or set FORMS_SITE_DIR to a built site)."
         )
+
+
+def _load_programmes(app: Flask, instance: Path) -> None:
+    path = instance / programmes.FILE_NAME
+    if app.debug or app.testing:
+        programmes.ensure_sample(instance)
+    try:
+        app.extensions["programmes"] = programmes.load(path)
+    except programmes.ProgrammeConfigError as error:
+        hint = "" if path.exists() else " (run once with FORMS_DEBUG=1 to write an example)"
+        raise ConfigError(f"{error}{hint}") from None

@@ -1,17 +1,33 @@
-"""The built handbook: served as static files, and used as the page shell for the service's pages."""
+"""The built handbook: served as static files, and the page every service page is shown in.
+
+A form page is the handbook page MkDocs built at that URL, with the form put in place of the
+``<!-- form-slot:NAME -->`` block. Receipts, confirmations and error pages use the language's
+404 page as their frame, with their own text between ``<!-- page-content -->`` markers. Either
+way the reader sees the handbook's header, navigation, language switcher and search.
+"""
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
-from flask import Flask, Response, request
+from flask import Flask, current_app
 from whitenoise import WhiteNoise
 
-# Material's bundles and our build carry a content hash in their names: cache them for good.
+from .settings import ConfigError
+
+# Material's bundles carry a content hash in their names: cache them for good.
 _HASHED = re.compile(r"\.[0-9a-f]{8}\.min\.(js|css)$")
 # Everything else that is not HTML may be kept for an hour, then revalidated.
 STATIC_MAX_AGE = 3600
+FORM_PAGES = ("agreement", "concern", "feedback")
+_TITLE = re.compile(r"<title>.*?</title>", re.S)
+_CONTENT = re.compile(r"<!-- page-content -->.*?<!-- /page-content -->", re.S)
+
+
+def _slot(name: str) -> re.Pattern:
+    return re.compile(rf"<!-- form-slot:{name} -->.*?<!-- /form-slot -->", re.S)
 
 
 def _cache_headers(headers, path: str, url: str) -> None:
@@ -19,32 +35,73 @@ def _cache_headers(headers, path: str, url: str) -> None:
         headers["Cache-Control"] = "no-cache"
 
 
-def language_of(path: str, app: Flask) -> str:
-    """The handbook language a URL path belongs to: its first segment, or the default."""
-    first = path.lstrip("/").split("/", 1)[0]
-    if first in app.config["LANGUAGES"]:
-        return first
-    return app.config["DEFAULT_LANGUAGE"]
+class Shell:
+    """Built pages of the handbook, read once and kept in memory, with content put into them."""
+
+    def __init__(self, site_dir: Path, languages: tuple[str, ...], default: str):
+        self.site_dir = site_dir
+        self.default = default
+        self._pages: dict[str, str] = {}
+        for language in languages:
+            self.not_found(language)
+            for name in FORM_PAGES:
+                if not _slot(name).search(self.form_template(language, name)):
+                    raise ConfigError(
+                        f"{self._path(language, f'forms/{name}/index.html')} has no "
+                        f"<!-- form-slot:{name} --> block: rebuild the site with `make site`."
+                    )
+
+    def _path(self, language: str, relative: str) -> Path:
+        folder = self.site_dir if language == self.default else self.site_dir / language
+        return folder / relative
+
+    def _read(self, language: str, relative: str) -> str:
+        key = f"{language}/{relative}"
+        if key not in self._pages:
+            self._pages[key] = self._path(language, relative).read_text(encoding="utf-8")
+        return self._pages[key]
+
+    def form_template(self, language: str, name: str) -> str:
+        return self._read(language, f"forms/{name}/index.html")
+
+    def not_found(self, language: str) -> str:
+        return self._read(language, "404.html")
+
+    def form_page(self, language: str, name: str, content: str) -> str:
+        """The built page of form ``name`` with ``content`` in place of its form slot."""
+        return _slot(name).sub(lambda _: str(content), self.form_template(language, name), count=1)
+
+    def message_page(self, language: str, title: str, content: str) -> str:
+        """A page in the handbook's frame with its own title and content."""
+        page = self.not_found(language)
+        page = _TITLE.sub(lambda m: self._title(m.group(0), title), page, count=1)
+        return _CONTENT.sub(lambda _: str(content), page, count=1)
+
+    @staticmethod
+    def _title(old: str, title: str) -> str:
+        site_name = old.rsplit(" - ", 1)[-1].removesuffix("</title>")
+        return f"<title>{html.escape(title)} - {site_name}</title>"
 
 
-def not_found_page(app: Flask, language: str) -> str:
-    site_dir = Path(app.config["SITE_DIR"])
-    if language == app.config["DEFAULT_LANGUAGE"]:
-        return (site_dir / "404.html").read_text(encoding="utf-8")
-    return (site_dir / language / "404.html").read_text(encoding="utf-8")
+def shell() -> Shell:
+    return current_app.extensions["shell"]
 
 
 def init_app(app: Flask) -> None:
-    app.wsgi_app = WhiteNoise(
+    site_dir = Path(app.config["SITE_DIR"])
+    app.extensions["shell"] = Shell(site_dir, app.config["LANGUAGES"], app.config["DEFAULT_LANGUAGE"])
+    static = WhiteNoise(
         app.wsgi_app,
-        root=app.config["SITE_DIR"],
+        root=str(site_dir),
         index_file=True,
         max_age=STATIC_MAX_AGE,
         immutable_file_test=lambda path, url: bool(_HASHED.search(url)),
         add_headers_function=_cache_headers,
     )
-
-    @app.errorhandler(404)
-    def page_not_found(error):
-        html = not_found_page(app, language_of(request.path, app))
-        return Response(html, status=404, mimetype="text/html")
+    # The form pages are the service's to answer, not the static files'.
+    for language in app.config["LANGUAGES"]:
+        prefix = "/" if language == app.config["DEFAULT_LANGUAGE"] else f"/{language}/"
+        for name in FORM_PAGES:
+            static.files.pop(f"{prefix}forms/{name}/", None)
+            static.files.pop(f"{prefix}forms/{name}/index.html", None)
+    app.wsgi_app = static

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
+from flask import Flask, current_app
 from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
@@ -337,3 +338,12 @@ def _is_uuid(value: str) -> bool:
         return str(uuid.UUID(value)) == value
     except (ValueError, TypeError, AttributeError):
         return False
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["store"] = Store(Path(app.instance_path) / "data")
+
+
+def store() -> Store:
+    """The store of the running app."""
+    return current_app.extensions["store"]

@@ -48,11 +48,12 @@ def _language_prefix(config) -> str:
 
 
 def _language_base(base_url: str, config) -> str:
-    prefix = _language_prefix(config)
-    if not prefix:
-        return base_url
+    """The URL of the home folder of the language being built, ending in '/'."""
     root = base_url.rstrip("/")
-    return f"{root}/{prefix}/" if root else f"/{prefix}/"
+    prefix = _language_prefix(config)
+    if not root:
+        return f"/{prefix}/" if prefix else "/"
+    return f"{root}/{prefix}/" if prefix else f"{root}/"
 
 
 def on_page_context(context, page, config, nav):

@@ -117,3 +117,44 @@ def screenshot(page, name: str) -> None:
     """Keep a screenshot under tests/artifacts/ for a person to look at."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+# -- the forms service ------------------------------------------------------------------------
+
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+@pytest.fixture
+def app(built_site, tmp_path):
+    """The service on a fresh instance folder holding the example programme."""
+    from forms_service import create_app
+
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": SECRET,
+        "SITE_DIR": str(built_site),
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "FORM_RATE_LIMIT": "1000 per minute",
+    })
+    yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def store(app):
+    return app.extensions["store"]
+
+
+def csrf_token(client, url: str) -> str:
+    """GET a form page and return the CSRF token in it."""
+    import re
+
+    response = client.get(url)
+    assert response.status_code == 200, url
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', response.get_data(as_text=True))
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)

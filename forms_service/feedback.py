@@ -1,0 +1,129 @@
+"""Feedback: "Was this page helpful?" on every handbook page, and the midway and final evaluations."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, jsonify, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+from wtforms import RadioField
+from wtforms.validators import AnyOf, InputRequired, Length, Optional, Regexp
+
+from . import formkit
+from .formkit import HandbookForm
+from .i18n import current_language, localized_route
+from .links import LinkError, sign, unsign
+from .storage import RecordNotFound, StatusConflict, store
+
+bp = Blueprint("feedback", __name__)
+
+ROLES = formkit.options(("mentor", _l("Mentor")), ("mentee", _l("Mentee")))
+STAGES = formkit.options(("midway", _l("Midway")), ("final", _l("Final")))
+SCALE = formkit.options(*[(str(n), str(n)) for n in range(1, 6)])
+
+
+def rating(label):
+    return RadioField(
+        label,
+        choices=SCALE,
+        validators=[InputRequired(message=_l("Choose a rating from 1 to 5 for: %(question)s", question=label))],
+        description=_l("1 is very poor, 5 is very good."),
+    )
+
+
+class EvaluationForm(HandbookForm):
+    role = formkit.radios(_l("I am the"), ROLES, missing=_l("Choose whether you are the mentor or the mentee"))
+    stage = formkit.radios(_l("Which evaluation is this?"), STAGES, missing=_l("Choose midway or final"))
+    programme = formkit.programme_field()
+    relationship = rating(_l("The relationship between mentor and mentee"))
+    progress = rating(_l("Progress toward the goals"))
+    meetings = rating(_l("The meetings"))
+    support = rating(_l("Support from the workplace"))
+    useful = formkit.long_text(_l("What has been most useful so far?"))
+    more_of = formkit.long_text(_l("What should the mentor do more of?"))
+    next_focus = formkit.long_text(_l("What should you work on next?"))
+    name = formkit.text(_l("Your name"), max=formkit.SHORT, autocomplete="name")
+    email = formkit.email(_l("Your email address"), hint=_l("Only if you would like an answer."))
+
+
+class PageFeedbackForm(HandbookForm):
+    """The widget at the foot of every page. Anonymous and low-stakes, so it has no CSRF token:
+    it is guarded by the same-origin check below and by the rate limit instead."""
+
+    class Meta:
+        csrf = False
+
+    page = formkit.StringField(validators=[InputRequired(), Length(max=300), Regexp(r"^/(?!/)[\w\-/.]*$")])
+    rating = formkit.StringField(validators=[InputRequired(), AnyOf(["0", "1"])])
+    comment = formkit.TextAreaField(
+        _l("Anything you would like to add?"),
+        validators=[Optional(), Length(max=1000, message=_l("Use %(max)d characters or fewer", max=1000))],
+    )
+    token = formkit.StringField(validators=[Optional(), Length(max=100)])
+
+
+def _store_evaluation(form: EvaluationForm) -> dict:
+    answers = form.answers()
+    for key in ("relationship", "progress", "meetings", "support"):
+        answers[key] = int(answers[key])
+    store().add("evaluation", language=current_language(), programme=answers.pop("programme"),
+                status="new", data=answers)
+    return {}
+
+
+@localized_route(bp, "/forms/feedback/", methods=["GET", "POST"])
+def evaluation():
+    form = EvaluationForm()
+    formkit.set_programme_choices(form)
+    if request.method == "POST":
+        return formkit.submit("feedback", "feedback/form.html", form, _store_evaluation, "feedback.sent")
+    return formkit.render_form("feedback", "feedback/form.html", form)
+
+
+@localized_route(bp, "/forms/feedback/sent/")
+def sent():
+    if formkit.take_receipt("feedback") is None:
+        return redirect(url_for("feedback.evaluation"), 303)
+    return formkit.render_message(_l("Thank you for your evaluation"), "feedback/sent.html")
+
+
+def _same_origin() -> bool:
+    """A browser says where a post comes from; refuse posts made from other sites' pages."""
+    if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
+        return False
+    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    return not origin or urlsplit(origin).netloc == request.host
+
+
+@localized_route(bp, "/forms/feedback/page/", methods=["POST"])
+def page_feedback():
+    """Store a rating (and later a comment) for a page; JSON for the widget, a page without JS."""
+    if not _same_origin():
+        abort(403)
+    form = PageFeedbackForm()
+    wants_json = request.accept_mimetypes.best == "application/json"
+    if form.caught_in_honeypot():
+        return jsonify(ok=True) if wants_json else _thanks(form.page.data)
+    if not form.validate():
+        if wants_json:
+            return jsonify(ok=False, errors=form.errors), 422
+        abort(400)
+    data = {"page": form.page.data, "rating": int(form.rating.data), "comment": form.comment.data or ""}
+    token = form.token.data
+    if token and data["comment"]:
+        # The widget sends the rating first and the comment after: add it to the same record.
+        try:
+            record_id = unsign("page-feedback", token, max_age=3600)
+            store().update("page_feedback", record_id, data={"comment": data["comment"]}, expect_status="new")
+            return jsonify(ok=True, token=token) if wants_json else _thanks(data["page"])
+        except (LinkError, RecordNotFound, StatusConflict):
+            pass  # an old or unknown token: keep the comment as feedback of its own
+    record = store().add("page_feedback", language=current_language(), programme=None, status="new", data=data)
+    if wants_json:
+        return jsonify(ok=True, token=sign("page-feedback", record.id))
+    return _thanks(data["page"])
+
+
+def _thanks(page: str):
+    return formkit.render_message(_l("Thank you for your feedback"), "feedback/page_thanks.html", page=page)
+

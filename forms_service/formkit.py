@@ -1,0 +1,205 @@
+"""What every form of the service shares: fields with limits, the honeypot, and the send flow.
+
+The flow follows the GOV.UK pattern: a form posts back to its own page; if anything is wrong,
+the page comes back with every answer kept, an error summary at the top and the message beside
+each field, with a 4xx status. A valid form is stored first and acknowledged after, and the
+reader is sent on (303) to a receipt, so reloading the receipt never sends it twice.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import date
+
+from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    SelectChoice,
+    EmailField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TelField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from . import i18n
+from .site import shell
+
+SHORT = 100
+LINE = 200
+TEXT = 2000
+
+
+class HandbookForm(FlaskForm):
+    """A form with a honeypot: people never see ``website``; a bot that fills it is not stored."""
+
+    website = StringField(_l("Leave this field empty"), validators=[Optional(), Length(max=LINE)])
+
+    def caught_in_honeypot(self) -> bool:
+        return bool((self.website.raw_data or [""])[0])
+
+    def csrf_failed(self) -> bool:
+        token = getattr(self, "csrf_token", None)
+        return bool(token is not None and token.errors)
+
+    def answers(self) -> dict:
+        """The submitted values worth keeping, dates as ISO strings."""
+        skip = {"csrf_token", "website"}
+        return {
+            name: value.isoformat() if isinstance(value, date) else value
+            for name, value in self.data.items()
+            if name not in skip
+        }
+
+    def summary(self) -> list[tuple[str, str]]:
+        """(id of the input to focus, message) for every field with an error, in page order."""
+        found = []
+        for field in self:
+            if field.errors and field.name != "csrf_token":
+                target = f"{field.id}-0" if field.type in ("RadioField", "MultiCheckboxField") else field.id
+                found.append((target, field.errors[0]))
+        return found
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class DateInput(DateField):
+    """A date typed or picked as YYYY-MM-DD, with a message that says what to fix."""
+
+    def __init__(self, label, invalid_message, **kwargs):
+        super().__init__(label, format="%Y-%m-%d", **kwargs)
+        self.invalid_message = invalid_message
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(str(self.invalid_message)) from None
+
+
+def options(*pairs) -> list[SelectChoice]:
+    """Choices for a select, radio or checkbox field from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def required(message) -> list:
+    """An answer must be given: blank text does not count."""
+    return [DataRequired(message=message)]
+
+
+def text(label, *, missing=None, max=LINE, hint=None, autocomplete="off", too_long=None):
+    validators = required(missing) if missing else [Optional()]
+    validators.append(Length(max=max, message=too_long or _l("Use %(max)d characters or fewer", max=max)))
+    return StringField(label, validators=validators, description=hint, render_kw={"autocomplete": autocomplete})
+
+
+def long_text(label, *, missing=None, max=TEXT, hint=None):
+    validators = required(missing) if missing else [Optional()]
+    validators.append(Length(max=max, message=_l("Use %(max)d characters or fewer", max=max)))
+    return TextAreaField(label, validators=validators, description=hint, render_kw={"rows": 4})
+
+
+def email(label, *, missing=None, hint=None, autocomplete="email"):
+    validators = required(missing) if missing else [Optional()]
+    validators += [
+        Length(max=LINE, message=_l("Use %(max)d characters or fewer", max=LINE)),
+        Email(message=_l("Enter an email address in the right format, like name@example.org"),
+              check_deliverability=False),
+    ]
+    return EmailField(label, validators=validators, description=hint,
+                      render_kw={"autocomplete": autocomplete, "spellcheck": "false"})
+
+
+def phone(label, *, missing=None, hint=None):
+    validators = required(missing) if missing else [Optional()]
+    validators.append(Length(max=30, message=_l("Use %(max)d characters or fewer", max=30)))
+    return TelField(label, validators=validators, description=hint, render_kw={"autocomplete": "tel"})
+
+
+def date_field(label, *, missing, hint=None):
+    return DateInput(
+        label,
+        invalid_message=_l("Enter a real date, like 2026-03-31"),
+        validators=required(missing),
+        description=hint or _l("For example 2026-03-31"),
+    )
+
+
+def radios(label, choices, *, missing, hint=None):
+    return RadioField(label, choices=choices, validators=[InputRequired(message=missing)], description=hint,
+                      validate_choice=True)
+
+
+def programme_field(label=None):
+    return SelectField(
+        label or _l("Programme"),
+        validators=required(_l("Choose your programme")),
+        description=_l("The programme decides who receives what you send."),
+    )
+
+
+def set_programme_choices(form) -> None:
+    """Offer the configured programmes; ``?programme=ID`` in a link chooses one (404 if unknown)."""
+    programmes = current_app.extensions["programmes"]
+    form.programme.choices = options(("", _l("Choose a programme")), *programmes.choices(i18n.current_language()))
+    wanted = request.args.get("programme")
+    if wanted is not None:
+        if programmes.get(wanted) is None:
+            abort(404)
+        if request.method == "GET":
+            form.programme.data = wanted
+
+
+def reference_code(record_id: str) -> str:
+    """A short code a person can read out on the phone, taken from the record's id."""
+    return f"{record_id[:4]}-{record_id[4:8]}".upper()
+
+
+def fake_reference() -> str:
+    return reference_code(secrets.token_hex(4))
+
+
+def render_form(name: str, template: str, form, status: int = 200, **context):
+    """The form's handbook page with the form in its slot."""
+    if form.csrf_failed():
+        status = 400
+    content = render_template(template, form=form, **context)
+    page = shell().form_page(i18n.current_language(), name, content)
+    return page, status, {"Cache-Control": "no-store"}
+
+
+def render_message(title: str, template: str, status: int = 200, **context):
+    """A page of the service (receipt, confirmation, error) in the handbook's frame."""
+    content = render_template(template, title=title, **context)
+    page = shell().message_page(i18n.current_language(), str(title), content)
+    return page, status, {"Cache-Control": "no-store"}
+
+
+def submit(name: str, template: str, form, store_it: Callable[[HandbookForm], dict], receipt_endpoint: str,
+           **context):
+    """Handle a POST: honeypot, validation, storing, then a 303 to the receipt."""
+    if form.caught_in_honeypot():
+        session["receipt"] = {"form": name, "reference": fake_reference()}
+        return redirect(url_for(receipt_endpoint), 303)
+    if not form.validate():
+        return render_form(name, template, form, status=422, **context)
+    receipt = store_it(form)
+    session["receipt"] = {"form": name, **receipt}
+    return redirect(url_for(receipt_endpoint), 303)
+
+
+def take_receipt(name: str) -> dict | None:
+    receipt = session.pop("receipt", None)
+    if not receipt or receipt.get("form") != name:
+        return None
+    return receipt

@@ -1,0 +1,128 @@
+"""The storage module: its interface, its file layout, and its safety under threads."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from forms_service.storage import BUCKET_DIGITS, RecordNotFound, StatusConflict, Store
+
+
+@pytest.fixture
+def records(tmp_path) -> Store:
+    return Store(tmp_path / "data")
+
+
+def test_add_then_get_returns_the_same_record(records):
+    added = records.add("concern", language="en", programme="example", status="new", data={"observed": "Ærlig talt"})
+    fetched = records.get("concern", added.id)
+    assert fetched == added
+    assert fetched.created.tzinfo is not None and fetched.data == {"observed": "Ærlig talt"}
+    assert len(added.id) == 36 and added.id[14] == "4"  # a uuid4
+
+
+def test_a_record_lives_in_one_small_bucket_named_by_its_id(records, tmp_path):
+    record = records.add("agreement", language="nb", programme=None, status="x", data={})
+    bucket = tmp_path / "data" / "agreement" / f"{record.id[:BUCKET_DIGITS]}.json"
+    stored = json.loads(bucket.read_text(encoding="utf-8"))
+    assert stored["records"][record.id]["status"] == "x"
+
+
+def test_get_of_unknown_or_malformed_ids(records):
+    records.add("concern", language="nb", programme=None, status="new", data={})
+    with pytest.raises(RecordNotFound):
+        records.get("concern", "00000000-0000-4000-8000-000000000000")
+    for bad in ("../../etc/passwd", "", "x" * 36, "0000"):
+        with pytest.raises(RecordNotFound):
+            records.get("concern", bad)
+
+
+def test_update_merges_data_and_checks_the_expected_status(records):
+    record = records.add("agreement", language="nb", programme="p", status="awaiting", data={"a": 1})
+    updated = records.update("agreement", record.id, status="confirmed", data={"b": 2}, expect_status="awaiting")
+    assert updated.status == "confirmed" and updated.data == {"a": 1, "b": 2}
+    assert records.get("agreement", record.id) == updated
+    with pytest.raises(StatusConflict):
+        records.update("agreement", record.id, status="expired", expect_status="awaiting")
+    assert records.get("agreement", record.id).status == "confirmed"
+
+
+def test_list_filters_by_status_programme_and_time(records):
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    for day in range(6):
+        records.add("evaluation", language="da", programme="a" if day % 2 else "b",
+                    status="new" if day < 4 else "digested", data={"day": day},
+                    created=start + timedelta(days=day))
+    records.add("concern", language="nb", programme="a", status="new", data={})
+    assert [r.data["day"] for r in records.list("evaluation")] == [0, 1, 2, 3, 4, 5]
+    assert [r.data["day"] for r in records.list("evaluation", status="new")] == [0, 1, 2, 3]
+    assert [r.data["day"] for r in records.list("evaluation", programme="a")] == [1, 3, 5]
+    window = records.list("evaluation", since=start + timedelta(days=2), until=start + timedelta(days=4))
+    assert [r.data["day"] for r in window] == [2, 3]
+    assert records.count("evaluation") == 6
+
+
+def test_delete(records):
+    record = records.add("concern", language="nb", programme=None, status="new", data={})
+    assert records.delete("concern", record.id) is True
+    assert records.delete("concern", record.id) is False
+    with pytest.raises(RecordNotFound):
+        records.get("concern", record.id)
+
+
+def test_writes_leave_no_temporary_files(records, tmp_path):
+    for _ in range(20):
+        records.add("concern", language="nb", programme=None, status="new", data={})
+    leftovers = [p.name for p in (tmp_path / "data" / "concern").iterdir() if p.suffix == ".tmp"]
+    assert leftovers == []
+
+
+def test_concurrent_threads_lose_nothing(records):
+    """Threads adding to the same buckets at once: every record is there, every update applied."""
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def worker():
+        for _ in range(25):
+            record = records.add("concern", language="nb", programme=None, status="new", data={"n": 0})
+            records.update("concern", record.id, data={"n": 1})
+            with lock:
+                ids.append(record.id)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(ids) == 200
+    stored = records.list("concern")
+    assert sorted(r.id for r in stored) == sorted(ids)
+    assert all(r.data["n"] == 1 for r in stored)
+
+
+def test_status_claims_are_exclusive(records):
+    """Of many threads claiming the same record, exactly one wins."""
+    record = records.add("outbox", language="nb", programme=None, status="queued", data={})
+    winners = []
+
+    def claim():
+        try:
+            records.update("outbox", record.id, status="sending", expect_status="queued")
+            winners.append(1)
+        except StatusConflict:
+            pass
+
+    threads = [threading.Thread(target=claim) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(winners) == 1
+
+
+def test_kind_names_are_checked(records):
+    with pytest.raises(ValueError):
+        records.add("../escape", language="nb", programme=None, status="new", data={})
