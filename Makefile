@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
+# Material prints a notice about its successor on every build; the build output stays readable without it.
+export NO_MKDOCS_2_WARNING := 1
 # The address the site is built for (canonical links, hreflang, sitemap).
 export SITE_URL ?= http://127.0.0.1:$(PORT)/
 

@@ -26,6 +26,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = ROOT / "tests" / "artifacts"
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
 def _free_port() -> int:
@@ -63,12 +64,24 @@ def built_site(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def live_server(built_site):
-    """The service serving the built handbook on a free port of 127.0.0.1."""
+def live_app(built_site, tmp_path_factory):
+    """The app behind the live server, on an instance folder of its own."""
     from forms_service import create_app
 
+    return create_app({
+        "TESTING": True,
+        "SECRET_KEY": SECRET,
+        "SITE_DIR": str(built_site),
+        "INSTANCE_PATH": str(tmp_path_factory.mktemp("live") / "instance"),
+        "FORM_RATE_LIMIT": "1000 per minute",
+    })
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app):
+    """The service serving the built handbook on a free port of 127.0.0.1."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    app = create_app({"SITE_DIR": str(built_site), "TESTING": True})
+    app = live_app
     server = make_server("127.0.0.1", SITE_PORT, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -120,8 +133,6 @@ def screenshot(page, name: str) -> None:
 
 
 # -- the forms service ------------------------------------------------------------------------
-
-SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
 @pytest.fixture
