@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import agreement, concern, errors, feedback, i18n, security, settings, site, storage
+from . import agreement, cli, concern, errors, feedback, i18n, security, settings, site, storage
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -18,4 +18,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     for area in (agreement, concern, feedback):
         app.register_blueprint(security.limit_posts(area.bp))
+    cli.init_app(app)
     return app

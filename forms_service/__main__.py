@@ -9,21 +9,34 @@ import os
 
 from werkzeug.serving import run_simple
 
-from . import create_app
+from . import create_app, mail
+from .scheduler import SchedulerLocked, start_in_background
 from .settings import ConfigError
 
 
 def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
     os.environ.setdefault("FORMS_DEBUG", "1")
+    os.environ.setdefault("FORMS_PUBLIC_URL", f"http://127.0.0.1:{port}")
     try:
         app = create_app()
     except ConfigError as error:
         print(f"Cannot start: {error}")
         return 2
-    print(f"Instance folder (data and programmes.toml): {app.instance_path}")
+    try:
+        # No reloader runs this twice, and the lock file keeps it to one per instance folder.
+        scheduler = start_in_background(app)
+    except SchedulerLocked as error:
+        print(f"Cannot start: {error}")
+        return 3
+    with app.app_context():
+        print(f"Instance folder (data and programmes.toml): {app.instance_path}")
+        print(f"Email: {mail.transport().describe()}")
     print(f"The mentor handbook is at http://127.0.0.1:{port}/ (Ctrl+C stops it)")
-    run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False, use_debugger=False)
+    try:
+        run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        scheduler.shutdown(wait=False)
     return 0
 
 

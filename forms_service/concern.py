@@ -6,14 +6,18 @@ shows only the reference code.
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, request, url_for
+from datetime import datetime
+
+from flask import Blueprint, current_app, redirect, request, url_for
+from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import InputRequired
 
 from . import formkit
 from .formkit import HandbookForm, MultiCheckboxField
 from .i18n import current_language, localized_route
-from .storage import store
+from .links import LinkError, unsign
+from .storage import RecordNotFound, StatusConflict, store, utcnow
 
 bp = Blueprint("concern", __name__)
 
@@ -110,3 +114,46 @@ def sent():
     if receipt is None:
         return redirect(url_for("concern.report"), 303)
     return formkit.render_message(_l("Your report has been sent"), "concern/sent.html", receipt=receipt)
+
+
+class AcknowledgeForm(HandbookForm):
+    """Only a button: a POST, so that a mail scanner following the link acknowledges nothing."""
+
+
+def _ack_problem(status: int, title, message):
+    return formkit.render_message(title, "concern/ack_problem.html", status=status, message=message)
+
+
+@localized_route(bp, "/forms/concern/ack/<token>/", methods=["GET", "POST"])
+def acknowledge(token: str):
+    try:
+        record_id, role = unsign("concern-ack", token).split(":")
+        record = store().get("concern", record_id)
+    except (LinkError, ValueError, RecordNotFound):
+        return _ack_problem(404, _l("This link does not work"),
+                            _l("The link is not complete, or the report has been deleted after the retention "
+                               "period. Open the link straight from the email."))
+    reference = formkit.reference_code(record.id)
+    if record.status == "acknowledged":
+        return _ack_problem(410, _l("The report has already been read"),
+                            _l("Concern report %(reference)s was confirmed as read on %(when)s.",
+                               reference=reference, when=format_datetime(
+                                   datetime.fromisoformat(record.data["acknowledged_at"]), "medium")))
+    form = AcknowledgeForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            programme = current_app.extensions["programmes"].get(record.programme)
+            person = getattr(programme, role, None) if programme else None
+            now = utcnow()
+            try:
+                store().update("concern", record.id, status="acknowledged", expect_status=("new", "notified"),
+                               now=now, data={"acknowledged_at": now.isoformat(), "acknowledged_by": {
+                                   "role": role, "name": person.name if person else None}})
+            except StatusConflict:
+                return acknowledge(token)
+            return formkit.render_message(_l("Thank you: the report is marked as read"), "concern/ack_done.html",
+                                          reference=reference)
+        status = 400
+    return formkit.render_message(_l("Confirm that you have read the report"), "concern/ack.html",
+                                  status=status, form=form, reference=reference)

@@ -31,14 +31,23 @@ def rating(label):
     )
 
 
+# The four ratings of an evaluation, also used to label them in the coordinators' digest.
+QUESTIONS = {
+    "relationship": _l("The relationship between mentor and mentee"),
+    "progress": _l("Progress toward the goals"),
+    "meetings": _l("The meetings"),
+    "support": _l("Support from the workplace"),
+}
+
+
 class EvaluationForm(HandbookForm):
     role = formkit.radios(_l("I am the"), ROLES, missing=_l("Choose whether you are the mentor or the mentee"))
     stage = formkit.radios(_l("Which evaluation is this?"), STAGES, missing=_l("Choose midway or final"))
     programme = formkit.programme_field()
-    relationship = rating(_l("The relationship between mentor and mentee"))
-    progress = rating(_l("Progress toward the goals"))
-    meetings = rating(_l("The meetings"))
-    support = rating(_l("Support from the workplace"))
+    relationship = rating(QUESTIONS["relationship"])
+    progress = rating(QUESTIONS["progress"])
+    meetings = rating(QUESTIONS["meetings"])
+    support = rating(QUESTIONS["support"])
     useful = formkit.long_text(_l("What has been most useful so far?"))
     more_of = formkit.long_text(_l("What should the mentor do more of?"))
     next_focus = formkit.long_text(_l("What should you work on next?"))
@@ -64,7 +73,7 @@ class PageFeedbackForm(HandbookForm):
 
 def _store_evaluation(form: EvaluationForm) -> dict:
     answers = form.answers()
-    for key in ("relationship", "progress", "meetings", "support"):
+    for key in QUESTIONS:
         answers[key] = int(answers[key])
     store().add("evaluation", language=current_language(), programme=answers.pop("programme"),
                 status="new", data=answers)

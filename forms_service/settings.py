@@ -33,6 +33,18 @@ DEFAULTS = {
     "RATELIMIT_STORAGE_URI": "memory://",
     # How long the other party has to confirm an agreement.
     "AGREEMENT_CONFIRM_DAYS": 14,
+    # The address people reach the service at: links in emails start with it.
+    "PUBLIC_URL": "http://127.0.0.1:8000",
+    # Email. Without SMTP_HOST, mail is written as .eml files to <instance>/mail/.
+    "SMTP_HOST": "",
+    "SMTP_PORT": 587,
+    "SMTP_SECURITY": "starttls",
+    "SMTP_USERNAME": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_TIMEOUT": 30,
+    "MAIL_FROM": "Mentorhåndboka <handbook@example.org>",
+    # Told when an email cannot be delivered.
+    "ADMIN_EMAIL": "",
 }
 
 # Values that must never reach production as a secret key.
@@ -64,7 +76,9 @@ def load(app: Flask, test_config: dict | None) -> None:
 
     _check_secret_key(app, instance)
     _check_site(app)
+    _check_mail(app)
     _load_programmes(app, instance)
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.extensions["programmes"].time_zone.key
 
 
 def _check_secret_key(app: Flask, instance: Path) -> None:
@@ -94,6 +108,39 @@ def _check_site(app: Flask) -> None:
             f"The built handbook is missing: no index.html in {site_dir}. "
             "Build it with `make site` (or set FORMS_SITE_DIR to a built site)."
         )
+
+
+def _check_mail(app: Flask) -> None:
+    from email.headerregistry import Address
+    from email.utils import parseaddr
+
+    from email_validator import EmailNotValidError, validate_email
+
+    # from_prefixed_env reads "12345" as a number; user names and passwords are text.
+    for key in ("SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_HOST"):
+        app.config[key] = "" if app.config[key] is None else str(app.config[key])
+    for key in ("MAIL_FROM", "ADMIN_EMAIL"):
+        value = app.config[key]
+        if not value and key == "ADMIN_EMAIL":
+            continue
+        name, address = parseaddr(str(value))
+        try:
+            validate_email(address, check_deliverability=False)
+        except EmailNotValidError as error:
+            raise ConfigError(f"FORMS_{key} {value!r} is not a valid email address: {error}") from None
+        app.config[key] = str(Address(display_name=name, addr_spec=address)) if name else address
+    security = app.config["SMTP_SECURITY"]
+    if security not in ("none", "starttls", "ssl"):
+        raise ConfigError(f"FORMS_SMTP_SECURITY must be none, starttls or ssl, not {security!r}")
+    try:
+        port = int(app.config["SMTP_PORT"])
+    except (TypeError, ValueError):
+        port = 0
+    if not 0 < port < 65536:
+        raise ConfigError(f"FORMS_SMTP_PORT must be a port number, not {app.config['SMTP_PORT']!r}")
+    if app.config["SMTP_HOST"] and app.config["SMTP_USERNAME"] and security == "none" and not app.testing:
+        raise ConfigError("FORMS_SMTP_USERNAME is set with FORMS_SMTP_SECURITY=none: "
+                          "the password would cross the network in clear text; use starttls or ssl")
 
 
 def _load_programmes(app: Flask, instance: Path) -> None:

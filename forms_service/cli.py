@@ -1,0 +1,146 @@
+"""Commands for the people who run the service: `flask --app forms_service COMMAND`.
+
+Each prints what it did. `check-config` checks the settings, the programmes file and the mail
+connection and says precisely what is wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+
+from . import jobs, mail
+from .scheduler import SchedulerLocked, job_context, run_forever
+from .storage import RecordNotFound, StatusConflict, store
+
+EXPORTABLE = ("agreement", "concern", "evaluation", "page_feedback")
+
+
+@click.command("check-config")
+@with_appcontext
+def check_config():
+    """Check the settings, the programmes file and the mail connection."""
+    app = current_app
+    programmes = app.extensions["programmes"]
+    click.echo(f"Instance folder: {app.instance_path}")
+    click.echo(f"Time zone: {programmes.time_zone.key}")
+    for programme in programmes:
+        click.echo(f"Programme {programme.id}: contact {programme.contact.email}, backup {programme.backup.email}, "
+                   f"{len(programme.coordinators)} coordinator(s), digest {programme.digest}")
+    transport = mail.transport()
+    click.echo(f"Mail: {transport.describe()}, from {app.config['MAIL_FROM']}")
+    try:
+        click.echo(f"Mail check: OK, {transport.check()}")
+    except (mail.TemporaryFailure, mail.PermanentFailure, OSError) as error:
+        click.echo(f"Mail check: FAILED, {error}", err=True)
+        sys.exit(1)
+    if not app.config.get("ADMIN_EMAIL"):
+        click.echo("Note: FORMS_ADMIN_EMAIL is not set, so nobody is told when an email cannot be delivered.")
+    click.echo("Configuration OK")
+
+
+outbox = AppGroup("outbox", help="List, retry and send the outbox.")
+
+
+@outbox.command("list")
+@click.option("--status", type=click.Choice(["queued", "sending", "sent", "failed"]), default=None)
+def outbox_list(status):
+    """List messages (recipient, subject, status, attempts, last error)."""
+    records = store().list(mail.KIND, status=status)
+    for record in records:
+        data = record.data
+        click.echo(f"{record.id}  {record.status:8} attempts={data['attempts']}  {data['to']['email']}  "
+                   f"{data['purpose']}  {data.get('last_error') or ''}")
+    click.echo(f"{len(records)} message(s)")
+
+
+@outbox.command("retry")
+@click.argument("ids", nargs=-1)
+@click.option("--all-failed", is_flag=True, help="Retry every failed message.")
+def outbox_retry(ids, all_failed):
+    """Put failed messages back in the queue."""
+    targets = list(ids) or ([r.id for r in store().list(mail.KIND, status="failed")] if all_failed else [])
+    done = 0
+    for record_id in targets:
+        try:
+            mail.retry(record_id)
+            done += 1
+        except (RecordNotFound, StatusConflict):
+            click.echo(f"{record_id}: not a failed message", err=True)
+    click.echo(f"{done} message(s) queued again")
+
+
+@outbox.command("send")
+def outbox_send():
+    """Send every due message now."""
+    with job_context(current_app._get_current_object()):
+        counts = mail.send_due()
+    click.echo(f"{counts['sent']} sent, {counts['retry']} to retry, {counts['failed']} failed")
+
+
+@click.command("export")
+@with_appcontext
+@click.argument("kind", type=click.Choice(EXPORTABLE))
+@click.option("--programme", required=False, help="Only this programme's records.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
+@click.option("--output", type=click.File("w", encoding="utf-8"), default="-")
+def export(kind, programme, fmt, output):
+    """Export one kind of record, as CSV or JSON."""
+    records = store().list(kind, programme=programme)
+    rows = [{"id": r.id, "language": r.language, "programme": r.programme, "created": r.created.isoformat(),
+             "status": r.status, **{k: _flat(v) for k, v in r.data.items()}} for r in records]
+    if fmt == "json":
+        json.dump([r.to_json() for r in records], output, ensure_ascii=False, indent=2)
+        output.write("\n")
+    else:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        writer = csv.DictWriter(output, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    click.echo(f"{len(records)} {kind} record(s) exported", err=True)
+
+
+def _flat(value):
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+
+
+@click.command("purge")
+@with_appcontext
+def purge():
+    """Delete records past their retention period."""
+    deleted = jobs.purge()
+    click.echo("Deleted: " + (", ".join(f"{n} {kind}" for kind, n in sorted(deleted.items())) or "nothing"))
+
+
+@click.command("digest")
+@with_appcontext
+@click.argument("programme")
+def digest(programme):
+    """Send a programme's feedback digest now."""
+    if current_app.extensions["programmes"].get(programme) is None:
+        raise click.BadParameter(f"no programme {programme!r}")
+    with job_context(current_app._get_current_object()):
+        total = jobs.digest(programme)
+        mail.send_due()
+    click.echo(f"{total} new item(s) in the digest" if total else "Nothing new: no digest sent")
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler():
+    """Run the scheduler (one per deployment) until stopped."""
+    try:
+        run_forever(current_app._get_current_object())
+    except SchedulerLocked as error:
+        click.echo(str(error), err=True)
+        sys.exit(3)
+
+
+def init_app(app: Flask) -> None:
+    for command in (check_config, outbox, export, purge, digest, scheduler):
+        app.cli.add_command(command)

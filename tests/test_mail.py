@@ -1,0 +1,416 @@
+"""Email on schedule, with a real SMTP server (aiosmtpd) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from datetime import datetime, timedelta, timezone
+from email import message_from_bytes
+from email.policy import default as default_policy
+from urllib.parse import urlsplit
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from conftest import SECRET, csrf_token
+from test_forms import AGREEMENT, CONCERN, EVALUATION, post
+
+from forms_service import create_app, jobs, mail
+from forms_service.scheduler import SchedulerLocked, acquire_lock
+
+CONTACT, BACKUP, COORDINATOR = "kontakt@example.org", "backup@example.org", "koordinator@example.org"
+PUBLIC = "http://handbook.test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Inbox:
+    """An SMTP server's handler that keeps what it receives, and can be told to refuse."""
+
+    def __init__(self):
+        self.messages = []
+        self.refuse_rcpt: dict[str, str] = {}
+        self.data_reply: str | None = None
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse_rcpt:
+            return self.refuse_rcpt[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.data_reply:
+            return self.data_reply
+        with self.lock:
+            self.messages.append(message_from_bytes(envelope.content, policy=default_policy))
+        return "250 Message accepted for delivery"
+
+    def to(self, address):
+        return [m for m in self.messages if address in m["To"]]
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.controller = controller
+    yield inbox
+    inbox.controller.stop()
+
+
+@pytest.fixture
+def app(built_site, tmp_path, smtp):
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": SECRET,
+        "SITE_DIR": str(built_site),
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "FORM_RATE_LIMIT": "1000 per minute",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": smtp.controller.port,
+        "SMTP_SECURITY": "none",
+        "SMTP_TIMEOUT": 5,
+        "MAIL_FROM": "Mentorhåndboka <handbook@example.org>",
+        "ADMIN_EMAIL": "admin@example.org",
+        "PUBLIC_URL": PUBLIC,
+    })
+    return app
+
+
+def run(app, job, *args):
+    with app.test_request_context():
+        return job(*args)
+
+
+def body(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def html_body(message) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+def link_in(message, fragment: str) -> str:
+    url = next(u for u in re.findall(r"https?://\S+", body(message)) if fragment in u)
+    assert url.startswith(PUBLIC)
+    return urlsplit(url).path
+
+
+def later(record, **delta) -> datetime:
+    return record.created + timedelta(**delta)
+
+
+# -- concern reports ----------------------------------------------------------------------------
+
+def test_concern_reaches_the_contact_person_with_a_working_acknowledgement(app, client, store, smtp):
+    post(client, "/forms/concern/", CONCERN)
+    [record] = store.list("concern")
+    counts = run(app, jobs.tick, later(record, seconds=30))
+    assert counts["sent"] == 2
+
+    [report] = smtp.to(CONTACT)
+    assert report["Subject"].startswith("Bekymringsmelding")  # the contact person's language (nb)
+    text = body(report)
+    for key in ("observed", "actions", "reporter_name", "reporter_email", "other"):
+        assert CONCERN[key].split("\n")[0] in text, key
+    ack = link_in(report, "/forms/concern/ack/")
+
+    # Following the link acknowledges nothing: only the button does.
+    page = client.get(ack)
+    assert page.status_code == 200 and store.get("concern", record.id).status == "notified"
+    response = client.post(ack, data={"csrf_token": csrf_token(client, ack)})
+    assert response.status_code == 200
+    acknowledged = store.get("concern", record.id)
+    assert acknowledged.status == "acknowledged"
+    assert acknowledged.data["acknowledged_by"] == {"role": "contact", "name": "Kari Kontakt"}
+    assert client.get(ack).status_code == 410
+
+    # No reminder after acknowledgement, however late it gets.
+    run(app, jobs.tick, later(record, hours=30))
+    run(app, jobs.tick, later(record, hours=80))
+    assert len(smtp.to(CONTACT)) == 1 and smtp.to(BACKUP) == []
+
+
+def test_reporter_receipt_has_no_content(app, client, store, smtp):
+    post(client, "/en/forms/concern/", CONCERN)
+    [record] = store.list("concern")
+    run(app, jobs.tick, later(record, seconds=30))
+    [receipt] = smtp.to(CONCERN["reporter_email"])
+    text = body(receipt) + html_body(receipt) + str(receipt["Subject"])
+    assert f"{record.id[:4]}-{record.id[4:8]}".upper() in text
+    assert "Receipt" in receipt["Subject"]  # the reporter's language (en)
+    for key in ("observed", "actions", "other", "reporter_phone"):
+        assert CONCERN[key].split("\n")[0] not in text, key
+    for label in ("Bullying", "Mobbing"):
+        assert label not in text
+
+
+def test_unacknowledged_concern_reminds_contact_and_backup(app, client, store, smtp):
+    post(client, "/forms/concern/", {**CONCERN, "urgency": "urgent"})
+    [record] = store.list("concern")
+    run(app, jobs.tick, later(record, minutes=1))
+    run(app, jobs.tick, later(record, hours=3, minutes=59))  # urgent deadline is 4 h
+    assert len(smtp.to(CONTACT)) == 1 and smtp.to(BACKUP) == []
+    run(app, jobs.tick, later(record, hours=4, minutes=1))
+    assert len(smtp.to(CONTACT)) == 2
+    [reminder] = smtp.to(BACKUP)
+    assert "påminnelse" in str(reminder["Subject"]).lower()
+    ack = link_in(reminder, "/forms/concern/ack/")
+    run(app, jobs.tick, later(record, hours=4, minutes=2))
+    assert len(smtp.to(BACKUP)) == 1, "one reminder per deadline, not one per run"
+    client.post(ack, data={"csrf_token": csrf_token(client, ack)})
+    assert store.get("concern", record.id).data["acknowledged_by"]["role"] == "backup"
+    run(app, jobs.tick, later(record, hours=9))
+    assert len(smtp.to(BACKUP)) == 1
+
+
+# -- agreements ---------------------------------------------------------------------------------
+
+def test_agreement_flow_from_request_to_copies(app, client, store, smtp):
+    post(client, "/da/forms/agreement/", AGREEMENT)
+    [record] = store.list("agreement")
+    run(app, jobs.tick, later(record, minutes=1))
+    [request] = smtp.to(AGREEMENT["mentee_email"])
+    assert "Kari Mentor" in str(request["Subject"])
+    confirm = link_in(request, "/forms/agreement/confirm/")
+    assert confirm.startswith("/da/")
+
+    run(app, jobs.tick, later(record, days=2))
+    assert len(smtp.to(AGREEMENT["mentee_email"])) == 1
+    run(app, jobs.tick, later(record, days=3, minutes=1))
+    assert len(smtp.to(AGREEMENT["mentee_email"])) == 2, "a reminder after three days"
+    run(app, jobs.tick, later(record, days=4))
+    assert len(smtp.to(AGREEMENT["mentee_email"])) == 2
+
+    tokens = dict(re.findall(r'name="(\w+-csrf_token)" type="hidden" value="([^"]+)"',
+                             client.get(confirm).get_data(as_text=True)))
+    client.post(confirm, data={"confirm-csrf_token": tokens["confirm-csrf_token"],
+                               "confirm-full_name": AGREEMENT["mentee_name"]})
+    run(app, jobs.tick, later(record, days=5))
+    copies = smtp.to(AGREEMENT["mentor_email"]) + smtp.to(AGREEMENT["mentee_email"])[2:]
+    assert len(copies) == 2
+    for copy in copies:
+        printable = link_in(copy, "/forms/agreement/print/")
+        assert client.get(printable).status_code == 200
+    run(app, jobs.tick, later(record, days=6))
+    assert len(smtp.to(AGREEMENT["mentor_email"])) == 1, "copies are sent once"
+
+
+def test_agreement_request_expires_and_the_first_party_is_told(app, client, store, smtp):
+    post(client, "/en/forms/agreement/", AGREEMENT)
+    [record] = store.list("agreement")
+    run(app, jobs.tick, later(record, minutes=1))
+    run(app, jobs.tick, later(record, days=14, minutes=1))
+    assert store.get("agreement", record.id).status == "expired"
+    [notice] = smtp.to(AGREEMENT["mentor_email"])
+    assert "not confirmed" in str(notice["Subject"])
+    run(app, jobs.tick, later(record, days=15))
+    assert len(smtp.to(AGREEMENT["mentor_email"])) == 1
+
+
+def test_follow_up_reminders_before_start_midway_and_final(app, client, store, smtp):
+    post(client, "/forms/agreement/", AGREEMENT)
+    [record] = store.list("agreement")
+    store.update("agreement", record.id, status="confirmed", data={"copies_sent_at": "done"})
+    oslo_noon = datetime(2026, 1, 1, 11, tzinfo=timezone.utc)   # 4 days before the start
+    run(app, jobs.tick, oslo_noon)
+    assert smtp.messages == []
+    for day, moment in ((datetime(2026, 1, 2, 11, tzinfo=timezone.utc), "start"),
+                        (datetime(2026, 3, 18, 11, tzinfo=timezone.utc), "midway"),
+                        (datetime(2026, 6, 17, 11, tzinfo=timezone.utc), "final")):
+        run(app, jobs.tick, day)
+        run(app, jobs.tick, day + timedelta(days=1))
+        flag = store.get("agreement", record.id).data[f"followup_{moment}_sent_at"]
+        assert flag
+    assert len(smtp.to(AGREEMENT["mentor_email"])) == 3
+    assert len(smtp.to(AGREEMENT["mentee_email"])) == 3
+
+
+# -- digest -------------------------------------------------------------------------------------
+
+def test_digest_counts_and_is_quiet_when_there_is_nothing(app, client, store, smtp):
+    now = datetime.now(timezone.utc)
+    assert run(app, jobs.digest, "example", now) == 0
+    run(app, mail.send_due, now)
+    assert smtp.messages == []
+
+    for rating in ("5", "3"):
+        post(client, "/forms/feedback/", {**EVALUATION, "relationship": rating})
+    headers = {"Accept": "application/json"}
+    for page, rating, comment in (("/mentor/", "1", ""), ("/mentor/", "0", "Mangler eksempler"), ("/steps/", "1", "")):
+        client.post("/forms/feedback/page/", data={"page": page, "rating": rating, "comment": comment},
+                    headers=headers)
+    later_now = datetime.now(timezone.utc) + timedelta(seconds=1)
+    assert run(app, jobs.digest, "example", later_now) == 5
+    run(app, mail.send_due, later_now)
+    [digest] = smtp.to(COORDINATOR)
+    text = body(digest)
+    assert "5 nye" in str(digest["Subject"])
+    assert "/mentor/: 1 / 1" in text and "/steps/: 1 / 0" in text
+    assert "Mangler eksempler" in text
+    assert "4.0" in text and "5: 1" in text and "3: 1" in text  # relationship: average and counts
+
+    assert run(app, jobs.digest, "example", later_now + timedelta(days=7)) == 0
+    run(app, mail.send_due, later_now + timedelta(days=7))
+    assert len(smtp.to(COORDINATOR)) == 1
+
+
+# -- delivery -----------------------------------------------------------------------------------
+
+def test_smtp_down_then_back_delivers_exactly_once(app, client, store, smtp):
+    post(client, "/forms/concern/", CONCERN)
+    [record] = store.list("concern")
+    port = smtp.controller.port
+    smtp.controller.stop()
+    now = later(record, minutes=1)
+    counts = run(app, jobs.tick, now)
+    assert counts == {"sent": 0, "retry": 2, "failed": 0}
+    queued = store.list("outbox", status="queued")
+    assert len(queued) == 2 and all(m.data["last_error"] for m in queued)
+    run(app, jobs.tick, now + timedelta(seconds=30))  # before the backoff: nothing is tried
+    assert all(m.data["attempts"] == 1 for m in store.list("outbox"))
+    smtp.controller = Controller(smtp, hostname="127.0.0.1", port=port)  # the server is back
+    smtp.controller.start()
+    run(app, jobs.tick, now + timedelta(minutes=2))
+    run(app, jobs.tick, now + timedelta(minutes=10))
+    assert len(smtp.to(CONTACT)) == 1 and len(smtp.to(CONCERN["reporter_email"])) == 1
+    assert {m.status for m in store.list("outbox")} == {"sent"}
+
+
+def test_temporary_refusal_is_retried_with_backoff_then_fails_and_tells_the_admin(app, store, smtp):
+    smtp.data_reply = "451 Try again later"
+    start = datetime.now(timezone.utc)
+    with app.test_request_context():
+        mail.queue("delivery_failed", mail.Recipient("X", "x@example.org", "en"), now=start,
+                   failed_id="f", purpose_failed="p", recipient="r", reason="why", attempts=1)
+        times = []
+        now = start
+        for _ in range(40):
+            counts = mail.send_due(now)
+            if counts["retry"] or counts["failed"]:
+                times.append(now)
+            if counts["failed"]:
+                break
+            now += timedelta(minutes=1)
+    [message] = store.list("outbox")
+    assert message.status == "failed" and message.data["attempts"] == mail.MAX_ATTEMPTS
+    gaps = [round((b - a).total_seconds() / 60) for a, b in zip(times, times[1:])]
+    assert gaps == [1, 2, 4, 8, 16]
+    # An admin notice about a failed admin notice would loop forever: there is none.
+    assert store.count("outbox") == 1
+
+
+def test_permanent_refusal_of_one_recipient_does_not_hold_back_the_others(app, client, store, smtp):
+    smtp.refuse_rcpt[CONCERN["reporter_email"]] = "550 No such user"
+    post(client, "/forms/concern/", CONCERN)
+    [record] = store.list("concern")
+    run(app, jobs.tick, later(record, minutes=1))
+    assert len(smtp.to(CONTACT)) == 1
+    failed = store.list("outbox", status="failed")
+    assert [m.data["to"]["email"] for m in failed] == [CONCERN["reporter_email"]]
+    run(app, jobs.tick, later(record, minutes=2))
+    [notice] = smtp.to("admin@example.org")
+    assert CONCERN["reporter_email"] in body(notice) and failed[0].id in body(notice)
+
+
+def test_two_senders_at_once_send_each_message_once(app, store, smtp):
+    now = datetime.now(timezone.utc)
+    with app.test_request_context():
+        for n in range(40):
+            mail.queue("delivery_failed", mail.Recipient(f"R{n}", f"r{n}@example.org", "nb"), now=now,
+                       failed_id=str(n), purpose_failed="p", recipient="r", reason="why", attempts=1)
+
+    def sender():
+        with app.test_request_context():
+            mail.send_due(now)
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(smtp.messages) == 40
+    assert len({m["Message-ID"] for m in smtp.messages}) == 40
+
+
+def test_a_sender_that_dies_mid_batch_loses_nothing_and_repeats_nothing(app, store, smtp, monkeypatch):
+    now = datetime.now(timezone.utc)
+    with app.test_request_context():
+        for n in range(10):
+            mail.queue("delivery_failed", mail.Recipient(f"R{n}", f"r{n}@example.org", "nb"), now=now,
+                       failed_id=str(n), purpose_failed="p", recipient="r", reason="why", attempts=1)
+    real_send = mail.SMTPTransport.send
+    calls = {"n": 0}
+
+    def dying_send(self, message):
+        if calls["n"] == 4:
+            raise SystemExit("killed")
+        calls["n"] += 1
+        return real_send(self, message)
+
+    monkeypatch.setattr(mail.SMTPTransport, "send", dying_send)
+    with pytest.raises(SystemExit):
+        run(app, mail.send_due, now)
+    monkeypatch.setattr(mail.SMTPTransport, "send", real_send)
+    assert len(smtp.messages) == 4
+    run(app, mail.send_due, now + timedelta(minutes=1))  # claims of the dead sender are still leased
+    assert len(smtp.messages) == 4
+    run(app, mail.send_due, now + mail.LEASE + timedelta(minutes=1))
+    assert len(smtp.messages) == 10
+    assert len({m["Message-ID"] for m in smtp.messages}) == 10
+
+
+def test_file_transport_writes_eml_files_the_standard_library_parses(built_site, tmp_path):
+    app = create_app({"TESTING": True, "SECRET_KEY": SECRET, "SITE_DIR": str(built_site),
+                      "INSTANCE_PATH": str(tmp_path / "instance")})
+    client = app.test_client()
+    post(client, "/forms/concern/", CONCERN)
+    [record] = app.extensions["store"].list("concern")
+    assert run(app, jobs.tick, later(record, minutes=1))["sent"] == 2
+    files = sorted((tmp_path / "instance" / "mail").glob("*.eml"))
+    assert len(files) == 2
+    parsed = [message_from_bytes(f.read_bytes(), policy=default_policy) for f in files]
+    assert {m["To"].addresses[0].addr_spec for m in parsed} == {CONTACT, CONCERN["reporter_email"]}
+    for message in parsed:
+        assert message["Date"] and message["Message-ID"]
+        assert message.get_body(preferencelist=("html",)) is not None
+
+
+# -- the messages themselves --------------------------------------------------------------------
+
+def test_header_injection_in_a_name_is_harmless(app, client, store, smtp):
+    evil = "Ola\r\nBcc: victim@example.org\r\nX-Injected: yes"
+    post(client, "/forms/concern/", {**CONCERN, "reporter_name": evil})
+    [record] = store.list("concern")
+    run(app, jobs.tick, later(record, minutes=1))
+    assert len(smtp.messages) == 2
+    for message in smtp.messages:
+        assert message["Bcc"] is None and message["X-Injected"] is None
+    [receipt] = smtp.to(CONCERN["reporter_email"])
+    assert "\n" not in str(receipt["To"]) and "Ola" in str(receipt["To"])
+
+
+def test_user_text_is_escaped_in_the_html_part(app, client, store, smtp):
+    post(client, "/forms/concern/", {**CONCERN, "observed": "<script>alert(1)</script> & <b>bold</b>"})
+    [record] = store.list("concern")
+    run(app, jobs.tick, later(record, minutes=1))
+    html = html_body(smtp.to(CONTACT)[0])
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_second_scheduler_refuses_to_start(app, tmp_path):
+    lock = acquire_lock(app.instance_path)
+    try:
+        with pytest.raises(SchedulerLocked, match="Another scheduler is already running"):
+            acquire_lock(app.instance_path)
+        result = app.test_cli_runner().invoke(args=["scheduler"])
+        assert result.exit_code == 3 and "Another scheduler is already running" in result.output
+    finally:
+        lock.release()
