@@ -11,10 +11,9 @@ from datetime import datetime
 from flask import Blueprint, current_app, redirect, request, url_for
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
-from wtforms.validators import InputRequired
 
 from . import formkit
-from .formkit import HandbookForm, MultiCheckboxField
+from .formkit import HandbookForm
 from .i18n import current_language, localized_route
 from .links import LinkError, unsign
 from .storage import RecordNotFound, StatusConflict, store, utcnow
@@ -43,11 +42,11 @@ MENTEE_KNOWS = formkit.options(
 
 class ConcernForm(HandbookForm):
     programme = formkit.programme_field()
-    concerns = MultiCheckboxField(
+    concerns = formkit.checkboxes(
         _l("What are you concerned about?"),
-        choices=CONCERNS,
-        validators=[InputRequired(message=_l("Choose at least one concern"))],
-        description=_l("Choose all that apply."),
+        CONCERNS,
+        missing=_l("Choose at least one concern"),
+        hint=_l("Choose all that apply."),
     )
     other = formkit.text(
         _l("If something else, what is it?"),

@@ -6,7 +6,6 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, jsonify, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
-from wtforms import RadioField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional, Regexp
 
 from . import formkit
@@ -23,12 +22,8 @@ SCALE = formkit.options(*[(str(n), str(n)) for n in range(1, 6)])
 
 
 def rating(label):
-    return RadioField(
-        label,
-        choices=SCALE,
-        validators=[InputRequired(message=_l("Choose a rating from 1 to 5 for: %(question)s", question=label))],
-        description=_l("1 is very poor, 5 is very good."),
-    )
+    return formkit.radios(label, SCALE, missing=_l("Choose a rating from 1 to 5 for: %(question)s", question=label),
+                          hint=_l("1 is very poor, 5 is very good."))
 
 
 # The four ratings of an evaluation, also used to label them in the coordinators' digest.

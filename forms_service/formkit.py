@@ -73,20 +73,6 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class DateInput(DateField):
-    """A date typed or picked as YYYY-MM-DD, with a message that says what to fix."""
-
-    def __init__(self, label, invalid_message, **kwargs):
-        super().__init__(label, format="%Y-%m-%d", **kwargs)
-        self.invalid_message = invalid_message
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            raise ValueError(str(self.invalid_message)) from None
-
-
 def options(*pairs) -> list[SelectChoice]:
     """Choices for a select, radio or checkbox field from (value, label) pairs."""
     return [SelectChoice(value, label) for value, label in pairs]
@@ -127,24 +113,36 @@ def phone(label, *, missing=None, hint=None):
 
 
 def date_field(label, *, missing, hint=None):
-    return DateInput(
+    """A date typed or picked as YYYY-MM-DD."""
+    return DateField(
         label,
-        invalid_message=_l("Enter a real date, like 2026-03-31"),
-        validators=required(missing),
+        format="%Y-%m-%d",
+        invalid_value_message=_l("Enter a real date, like 2026-03-31"),
+        # InputRequired, not DataRequired: the latter would hide the message about a wrong date.
+        validators=[InputRequired(message=missing)],
         description=hint or _l("For example 2026-03-31"),
     )
 
 
 def radios(label, choices, *, missing, hint=None):
+    """One answer from a list; an answer not in the list gets the same message as none."""
     return RadioField(label, choices=choices, validators=[InputRequired(message=missing)], description=hint,
-                      validate_choice=True)
+                      invalid_choice_message=missing)
+
+
+def checkboxes(label, choices, *, missing, hint=None):
+    """One or more answers from a list."""
+    return MultiCheckboxField(label, choices=choices, validators=[InputRequired(message=missing)],
+                              description=hint, invalid_choice_message=missing)
 
 
 def programme_field(label=None):
+    missing = _l("Choose your programme")
     return SelectField(
         label or _l("Programme"),
-        validators=required(_l("Choose your programme")),
+        validators=required(missing),
         description=_l("The programme decides who receives what you send."),
+        invalid_choice_message=missing,
     )
 
 

@@ -221,6 +221,20 @@ def test_unknown_programme_in_the_address_is_not_found(client):
     assert page(response).html["lang"] == "da"
 
 
+def test_messages_say_what_to_fix_in_each_language(client):
+    expected = {
+        "nb": ("Skriv inn en gyldig dato", "Velg programmet ditt"),
+        "en": ("Enter a real date, like 2026-03-31", "Choose your programme"),
+        "da": ("Skriv en gyldig dato", "Vælg dit program"),
+    }
+    for language, (date_message, programme_message) in expected.items():
+        url = language_prefix(language) + "forms/agreement/"
+        response = post(client, url, {**AGREEMENT, "start_date": "31.12.2025", "programme": "nowhere"})
+        errors = [a.get_text() for a in page(response).select("[data-error-summary] a")]
+        assert errors[0] == programme_message, errors
+        assert errors[1].startswith(date_message), errors
+
+
 def test_dates_come_back_as_typed(client):
     response = post(client, "/forms/agreement/", {**AGREEMENT, "end_date": "2025-12-31"})
     assert re.search(r'id="end_date"[^>]*value="2025-12-31"', response.get_data(as_text=True))
