@@ -19,4 +19,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     for area in (agreement, concern, feedback):
         app.register_blueprint(security.limit_posts(area.bp))
     cli.init_app(app)
+    security.wrap_wsgi(app)
     return app

@@ -45,6 +45,9 @@ DEFAULTS = {
     "MAIL_FROM": "Mentorhåndboka <handbook@example.org>",
     # Told when an email cannot be delivered.
     "ADMIN_EMAIL": "",
+    # How many reverse proxies stand in front of the service (their X-Forwarded-* headers are
+    # trusted for the client's address and the scheme); 0 when it faces the network itself.
+    "PROXY_COUNT": 0,
 }
 
 # Values that must never reach production as a secret key.

@@ -15,6 +15,7 @@ from pathlib import Path
 from flask import Flask, current_app
 from whitenoise import WhiteNoise
 
+from . import security
 from .settings import ConfigError
 
 # Material's bundles carry a content hash in their names: cache them for good.
@@ -30,9 +31,11 @@ def _slot(name: str) -> re.Pattern:
     return re.compile(rf"<!-- form-slot:{name} -->.*?<!-- /form-slot -->", re.S)
 
 
-def _cache_headers(headers, path: str, url: str) -> None:
+def _file_headers(headers, path: str, url: str) -> None:
+    # Pages are revalidated on every visit (a 304 when unchanged); assets are cached (see above).
     if path.endswith(".html") or url.endswith("/"):
         headers["Cache-Control"] = "no-cache"
+    security.static_file_headers(headers, path, url)
 
 
 class Shell:
@@ -96,7 +99,7 @@ def init_app(app: Flask) -> None:
         index_file=True,
         max_age=STATIC_MAX_AGE,
         immutable_file_test=lambda path, url: bool(_HASHED.search(url)),
-        add_headers_function=_cache_headers,
+        add_headers_function=_file_headers,
     )
     # The form pages are the service's to answer, not the static files'.
     for language in app.config["LANGUAGES"]:

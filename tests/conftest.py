@@ -104,12 +104,18 @@ def browser():
 
 @pytest.fixture
 def phone(browser):
-    """A page in a 360 x 800 phone-sized viewport."""
+    """A page in a 360 x 800 phone-sized viewport. A test fails if the page broke the
+    Content-Security-Policy or threw a JavaScript error while it ran."""
     context = browser.new_context(viewport={"width": 360, "height": 800}, device_scale_factor=2)
     page = context.new_page()
     page.set_default_timeout(10_000)
+    problems = []
+    page.on("console", lambda message: message.type == "error" and "Content Security Policy" in message.text
+            and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
     yield page
     context.close()
+    assert not problems, "\n".join(problems)
 
 
 AXE_OPTIONS = {

@@ -51,7 +51,7 @@ def search(page, query: str) -> list[str]:
     page.wait_for_load_state("networkidle")  # the search worker has its index
     page.locator("label.md-header__button[for='__search']").click()
     page.locator("input.md-search__input").press_sequentially(query)
-    page.wait_for_function("document.querySelectorAll('.md-search-result__item > a').length > 0")
+    page.locator(".md-search-result__item > a").first.wait_for()
     return page.locator(".md-search-result__item > a").evaluate_all(
         "links => links.map(link => new URL(link.href).pathname)"
     )
