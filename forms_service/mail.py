@@ -61,8 +61,14 @@ class PermanentFailure(Exception):
 # -- building messages --------------------------------------------------------------------------
 
 def _one_line(text: str) -> str:
-    """Header text on one line: CR, LF and other control characters become spaces."""
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", str(text)).strip()
+    """Text that is safe in a header: one line, and nothing a mail reader would decode.
+
+    Control characters and Unicode line separators become spaces, and "=?" loses its meaning as
+    the start of an RFC 2047 encoded word, which could otherwise smuggle an encoded line break
+    (and with it a header of its own) through the email package.
+    """
+    text = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+", " ", str(text))
+    return text.replace("=?", "= ?").strip()
 
 
 def render(purpose: str, language: str, **context) -> tuple[str, str, str]:
@@ -266,9 +272,14 @@ def _send_batch(batch: list, now: datetime, counts: dict) -> None:
     mail_from = current_app.config["MAIL_FROM"]
     try:
         with transport().connect() as connection:
-            for index, record in enumerate(claimed):
+            for record in claimed:
                 try:
-                    connection.send(build_message(record.data, mail_from, now))
+                    message = build_message(record.data, mail_from, now)
+                except (ValueError, TypeError) as error:
+                    _fail(record, f"cannot build the message: {type(error).__name__}", now, counts)
+                    continue
+                try:
+                    connection.send(message)
                 except TemporaryFailure as error:
                     _retry(record, str(error), now, counts)
                     continue
