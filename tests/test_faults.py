@@ -163,7 +163,7 @@ def test_store_reports_an_unwritable_folder_and_keeps_the_old_data(tmp_path, mon
     def refuse(*args, **kwargs):
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr("forms_service.storage.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("forms_service.storage.os.fsync", refuse)
     with pytest.raises(StorageUnavailable):
         store.add("concern", language="nb", programme=None, status="new", data={})
     with pytest.raises(StorageUnavailable):
@@ -171,3 +171,4 @@ def test_store_reports_an_unwritable_folder_and_keeps_the_old_data(tmp_path, mon
     monkeypatch.undo()
     assert store.get("concern", kept.id).status == "new"
     assert store.count("concern") == 1
+    assert not list((tmp_path / "data" / "concern").glob("*.tmp")), "no temporary file is left behind"

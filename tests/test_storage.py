@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from forms_service.storage import BUCKET_DIGITS, RecordNotFound, StatusConflict, Store
+from forms_service.storage import BUCKET_DIGITS, Record, RecordNotFound, StatusConflict, Store
 
 
 @pytest.fixture
@@ -126,3 +127,14 @@ def test_status_claims_are_exclusive(records):
 def test_kind_names_are_checked(records):
     with pytest.raises(ValueError):
         records.add("../escape", language="nb", programme=None, status="new", data={})
+
+
+def test_import_records_writes_each_bucket_once_and_keeps_what_was_there(records):
+    existing = records.add("concern", language="nb", programme=None, status="new", data={})
+    now = datetime.now(timezone.utc)
+    imported = [Record(id=str(uuid.uuid4()), kind="concern", language="en", programme="p", created=now,
+                       updated=now, status="new", data={"n": n}) for n in range(300)]
+    records.import_records(imported)
+    assert records.count("concern") == 301
+    assert records.get("concern", imported[123].id).data == {"n": 123}
+    assert records.get("concern", existing.id) == existing

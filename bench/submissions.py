@@ -1,0 +1,229 @@
+"""Benchmark of submissions: the service under gunicorn, and the storage module against SQLite.
+
+Run with `.venv/bin/python bench/submissions.py` (after `make site translations`). It prints:
+
+* the time of one ``Store.add`` with 1,000 and with 50,000 records already stored, measured in
+  the same run as an insert of the same record into SQLite (WAL, synchronous=FULL) as the
+  reference; targets: cost at 50,000 <= 1.5 x cost at 1,000, and add <= 3 x the SQLite insert;
+* throughput and p50 / p95 / p99 latency of valid concern reports posted by concurrent clients
+  (each with its own session and CSRF token) to gunicorn with 2 workers on 127.0.0.1, with 0,
+  10,000 and 50,000 records already stored; target: p95 <= 50 ms at 10,000.
+
+Every loop is bounded in count and in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from forms_service.programmes import SAMPLE  # noqa: E402
+from forms_service.storage import Record, Store  # noqa: E402
+
+REPORT = {
+    "programme": "example",
+    "concerns": "bullying",
+    "urgency": "soon",
+    "observed": "On Tuesday two colleagues laughed at the mentee's accent in the lunch room. " * 8,
+    "actions": "I talked with the mentee after lunch and we agreed to tell the contact person.",
+    "mentee_knows": "yes",
+    "reporter_name": "Ola Nordmann",
+    "reporter_email": "ola@example.org",
+    "reporter_phone": "+47 900 00 000",
+}
+SECRET = "benchmark-secret-key-0123456789abcdef0123456789"
+# Data goes where a deployment's instance folder would be, on the project's disk: /tmp can be
+# slower at creating and renaming files, which would not measure what a deployment gets.
+WORK = ROOT / "bench" / ".work"
+
+
+def stored_record(n: int) -> Record:
+    now = datetime.now(timezone.utc)
+    data = {k: v for k, v in REPORT.items() if k != "programme"} | {"n": n}
+    return Record(id=str(uuid.uuid4()), kind="concern", language="nb", programme="example", created=now,
+                  updated=now, status="new", data=data)
+
+
+def fill(store: Store, count: int) -> None:
+    store.import_records([stored_record(n) for n in range(count)])
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+# -- the storage module against SQLite ------------------------------------------------------------
+
+def time_adds(store: Store, rounds: int) -> list[float]:
+    data = {k: v for k, v in REPORT.items() if k != "programme"}
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        store.add("concern", language="nb", programme="example", status="new", data=data)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def time_sqlite(path: Path, rounds: int) -> list[float]:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, kind TEXT, language TEXT, programme TEXT,"
+                " created TEXT, updated TEXT, status TEXT, data TEXT)")
+    import json
+
+    times = []
+    for _ in range(rounds):
+        record = stored_record(0).to_json()
+        start = time.perf_counter()
+        db.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   (record["id"], record["kind"], record["language"], record["programme"], record["created"],
+                    record["updated"], record["status"], json.dumps(record["data"])))
+        times.append(time.perf_counter() - start)
+    db.close()
+    return times
+
+
+def storage_benchmark(rounds: int) -> None:
+    WORK.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+        small, large = Store(Path(tmp) / "small"), Store(Path(tmp) / "large")
+        fill(small, 1_000)
+        fill(large, 50_000)
+        results = {"1,000 stored": [], "50,000 stored": [], "SQLite": []}
+        # Interleaved, so that the machine's mood affects all three alike.
+        for _ in range(5):
+            results["1,000 stored"] += time_adds(small, rounds // 5)
+            results["50,000 stored"] += time_adds(large, rounds // 5)
+            results["SQLite"] += time_sqlite(Path(tmp) / "reference.db", rounds // 5)
+    medians = {name: statistics.median(times) * 1000 for name, times in results.items()}
+    print(f"storage add, median of {rounds} (ms):")
+    for name, value in medians.items():
+        print(f"  {name:16} {value:6.2f} ms   p95 {percentile(results[name], 95) * 1000:6.2f} ms")
+    print(f"  cost at 50,000 / cost at 1,000 = {medians['50,000 stored'] / medians['1,000 stored']:.2f}"
+          "   (target <= 1.5)")
+    print(f"  add at 50,000 / SQLite insert  = {medians['50,000 stored'] / medians['SQLite']:.2f}"
+          "   (target <= 3)")
+
+
+# -- the service under load ---------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(instance: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "FORMS_SECRET_KEY": SECRET, "FORMS_INSTANCE_PATH": str(instance),
+           "FORMS_FORM_RATE_LIMIT": "100000 per minute"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--log-level",
+         "warning", "forms_service:create_app()"], cwd=ROOT, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def client(port: int, count: int, latencies: list[float], errors: list[str], stop_at: float) -> None:
+    """One person: a session of their own, a form, then ``count`` reports in a row."""
+    cookie = ""
+    for _ in range(count):
+        if time.monotonic() > stop_at:
+            return
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", "/forms/concern/", headers={"Cookie": cookie})
+        response = connection.getresponse()
+        page = response.read().decode()
+        cookie = (response.getheader("Set-Cookie") or cookie).split(";")[0]
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        connection.close()
+        body = urlencode({**REPORT, "csrf_token": token})
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        start = time.perf_counter()
+        connection.request("POST", "/forms/concern/", body=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+        response = connection.getresponse()
+        response.read()
+        latencies.append(time.perf_counter() - start)
+        if response.status != 303:
+            errors.append(str(response.status))
+        connection.close()
+
+
+def load_benchmark(clients: int, per_client: int, levels: list[int], time_limit: float) -> None:
+    print(f"\nsubmissions to gunicorn (2 workers), {clients} concurrent clients x {per_client} reports:")
+    for stored in levels:
+        with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+            instance = Path(tmp) / "instance"
+            instance.mkdir()
+            (instance / "programmes.toml").write_text(SAMPLE, encoding="utf-8")
+            fill(Store(instance / "data"), stored)
+            port = free_port()
+            server = start_gunicorn(instance, port)
+            try:
+                latencies: list[float] = []
+                errors: list[str] = []
+                stop_at = time.monotonic() + time_limit
+                threads = [threading.Thread(target=client, args=(port, per_client, latencies, errors, stop_at))
+                           for _ in range(clients)]
+                started = time.perf_counter()
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(timeout=time_limit + 30)
+                elapsed = time.perf_counter() - started
+                after = Store(instance / "data").count("concern")
+            finally:
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=30)
+        ms = [t * 1000 for t in latencies]
+        print(f"  {stored:>6,} stored: {len(ms)} posts, {len(ms) / elapsed:6.1f} posts/s (GET+POST cycles), "
+              f"p50 {percentile(ms, 50):5.1f} ms, p95 {percentile(ms, 95):5.1f} ms, p99 {percentile(ms, 99):5.1f} ms"
+              f", errors {len(errors)}, stored after {after - stored}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=200, help="adds timed per store size")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--per-client", type=int, default=50)
+    parser.add_argument("--levels", type=int, nargs="*", default=[0, 10_000, 50_000])
+    parser.add_argument("--time-limit", type=float, default=120, help="seconds per load level at most")
+    parser.add_argument("--storage-only", action="store_true", help="skip the load on gunicorn")
+    args = parser.parse_args()
+    print(f"cores: {os.cpu_count()}")
+    WORK.mkdir(exist_ok=True)
+    storage_benchmark(args.rounds)
+    if not args.storage_only:
+        load_benchmark(args.clients, args.per_client, args.levels, args.time_limit)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
