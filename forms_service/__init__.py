@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import agreement, cli, concern, errors, feedback, i18n, security, settings, site, storage
+from . import (
+    agreement,
+    cli,
+    concern,
+    errors,
+    feedback,
+    i18n,
+    security,
+    settings,
+    site,
+    storage,
+)
 
 
 def create_app(test_config: dict | None = None) -> Flask:

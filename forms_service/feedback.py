@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, jsonify, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
+from wtforms import StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional, Regexp
 
 from . import formkit
@@ -57,13 +58,13 @@ class PageFeedbackForm(HandbookForm):
     class Meta:
         csrf = False
 
-    page = formkit.StringField(validators=[InputRequired(), Length(max=300), Regexp(r"^/(?!/)[\w\-/.]*$")])
-    rating = formkit.StringField(validators=[InputRequired(), AnyOf(["0", "1"])])
-    comment = formkit.TextAreaField(
+    page = StringField(validators=[InputRequired(), Length(max=300), Regexp(r"^/(?!/)[\w\-/.]*$")])
+    rating = StringField(validators=[InputRequired(), AnyOf(["0", "1"])])
+    comment = TextAreaField(
         _l("Anything you would like to add?"),
         validators=[Optional(), Length(max=1000, message=_l("Use %(max)d characters or fewer", max=1000))],
     )
-    token = formkit.StringField(validators=[Optional(), Length(max=100)])
+    token = StringField(validators=[Optional(), Length(max=100)])
 
 
 def _store_evaluation(form: EvaluationForm) -> dict:

@@ -12,14 +12,22 @@ import secrets
 from collections.abc import Callable
 from datetime import date
 
-from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
-    SelectChoice,
     EmailField,
     RadioField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,

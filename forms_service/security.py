@@ -8,6 +8,9 @@ HSTS when the request came over HTTPS.
 CSRF: each form is a Flask-WTF FlaskForm and checks its own token, so a form whose token has
 expired comes back with the reader's answers and a clear message rather than a bare error page.
 
+Compression: Flask-Compress gzips the service's own pages (WhiteNoise serves the built files
+pre-compressed).
+
 Rate limit: Flask-Limiter counts posts per address (in memory unless RATELIMIT_STORAGE_URI says
 otherwise) and answers 429 past FORM_RATE_LIMIT.
 """
@@ -19,6 +22,7 @@ import hashlib
 import re
 
 from flask import Blueprint, Flask, current_app, request
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -65,13 +69,13 @@ def common_headers(headers, *, secure: bool) -> None:
 
 def static_file_headers(headers, path: str, url: str) -> None:
     """WhiteNoise's hook: the headers of a built file, computed once when the service starts.
+    Pages get their policy; scripts, styles and images need none of their own (a policy only
+    acts on a document or a worker, and the search worker loads nothing but its own scripts).
     HSTS is added per request (it depends on the scheme) by ``_HSTSForStatic``."""
     common_headers(headers, secure=False)
     if path.endswith(".html"):
         with open(path, encoding="utf-8") as page:
             headers["Content-Security-Policy"] = content_security_policy(page.read())
-    else:
-        headers["Content-Security-Policy"] = content_security_policy()
 
 
 class _HSTSForStatic:
@@ -102,6 +106,9 @@ def limit_posts(blueprint: Blueprint) -> Blueprint:
 
 
 def init_app(app: Flask) -> None:
+    # Registered before the header hook below, so that it runs after it (Flask runs after_request
+    # hooks in reverse): the hook reads the page's inline scripts before the page is compressed.
+    Compress(app)
     limiter.init_app(app)
     if app.config.get("PUBLIC_URL", "").startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
@@ -111,8 +118,8 @@ def init_app(app: Flask) -> None:
         common_headers(response.headers, secure=request.is_secure)
         if response.mimetype == "text/html" and not response.direct_passthrough:
             response.headers["Content-Security-Policy"] = content_security_policy(response.get_data(as_text=True))
-        else:
-            response.headers.setdefault("Content-Security-Policy", content_security_policy())
+        elif response.is_json:
+            response.headers["Content-Security-Policy"] = content_security_policy()
         return response
 
 

@@ -28,6 +28,8 @@ DEFAULTS = {
     "WTF_CSRF_TIME_LIMIT": 12 * 3600,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # The service's pages are gzipped like the built site's files.
+    "COMPRESS_ALGORITHM": "gzip",
     # Posts from one address (Flask-Limiter syntax); storage is in memory unless set otherwise.
     "FORM_RATE_LIMIT": "20 per minute; 200 per hour",
     "RATELIMIT_STORAGE_URI": "memory://",

@@ -29,7 +29,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -37,7 +37,7 @@ def _free_port() -> int:
 
 # The site is built for the address the test server listens on, as it is built for its real
 # address in production: Material fetches sitemaps from the absolute hreflang URLs.
-SITE_PORT = _free_port()
+SITE_PORT = free_port()
 SITE_URL = f"http://127.0.0.1:{SITE_PORT}/"
 
 
@@ -141,19 +141,82 @@ def screenshot(page, name: str) -> None:
 # -- the forms service ------------------------------------------------------------------------
 
 
+PUBLIC_URL = "http://handbook.test"
+
+
+class Inbox:
+    """An SMTP server's handler (aiosmtpd) that keeps what it receives, and can be told to refuse."""
+
+    def __init__(self):
+        self.messages = []
+        self.refuse_rcpt: dict[str, str] = {}
+        self.data_reply: str | None = None
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse_rcpt:
+            return self.refuse_rcpt[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes
+        from email.policy import default
+
+        if self.data_reply:
+            return self.data_reply
+        with self.lock:
+            self.messages.append(message_from_bytes(envelope.content, policy=default))
+        return "250 Message accepted for delivery"
+
+    def to(self, address):
+        return [m for m in self.messages if address in m["To"]]
+
+    def restart(self):
+        """The server comes back on the same port after being stopped."""
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.controller.port)
+        self.controller.start()
+
+
 @pytest.fixture
-def app(built_site, tmp_path):
-    """The service on a fresh instance folder holding the example programme."""
+def smtp():
+    """A real SMTP server on 127.0.0.1."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    inbox.controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    inbox.controller.start()
+    yield inbox
+    inbox.controller.stop()
+
+
+@pytest.fixture
+def app(request, built_site, tmp_path):
+    """The service on a fresh instance folder holding the example programme. For a test marked
+    ``smtp`` it sends its mail to the ``smtp`` server; otherwise mail goes to files."""
     from forms_service import create_app
 
-    app = create_app({
+    config = {
         "TESTING": True,
         "SECRET_KEY": SECRET,
         "SITE_DIR": str(built_site),
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "FORM_RATE_LIMIT": "1000 per minute",
-    })
-    yield app
+        "PUBLIC_URL": PUBLIC_URL,
+    }
+    if request.node.get_closest_marker("smtp"):
+        server = request.getfixturevalue("smtp")
+        config.update({
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": server.controller.port,
+            "SMTP_SECURITY": "none",
+            "SMTP_TIMEOUT": 5,
+            "MAIL_FROM": "Mentorhåndboka <handbook@example.org>",
+            "ADMIN_EMAIL": "admin@example.org",
+        })
+    yield create_app(config)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from bs4 import BeautifulSoup
 from freezegun import freeze_time
-
 from test_forms import AGREEMENT, post
 
 from forms_service.agreement import confirm_link, print_link

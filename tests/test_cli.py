@@ -7,10 +7,14 @@ import io
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
+from conftest import free_port
 from test_forms import AGREEMENT, CONCERN, EVALUATION, post
-from test_mail import app, free_port, run, smtp  # noqa: F401 - fixtures shared with the mail tests
+from test_mail import run
 
 from forms_service import jobs, mail
+
+pytestmark = pytest.mark.smtp
 
 
 def invoke(app, *args):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import SECRET
+
 from forms_service import create_app
 from forms_service.programmes import SAMPLE
 from forms_service.settings import ConfigError

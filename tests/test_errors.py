@@ -8,7 +8,6 @@ import os
 
 import pytest
 from bs4 import BeautifulSoup
-
 from conftest import LANGUAGES, SECRET, csrf_token, language_prefix
 from test_forms import CONCERN, EVALUATION, post
 

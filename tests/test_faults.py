@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import pytest
-
 from conftest import ROOT, SECRET
 from test_forms import CONCERN
 
@@ -172,3 +171,24 @@ def test_store_reports_an_unwritable_folder_and_keeps_the_old_data(tmp_path, mon
     assert store.get("concern", kept.id).status == "new"
     assert store.count("concern") == 1
     assert not list((tmp_path / "data" / "concern").glob("*.tmp")), "no temporary file is left behind"
+
+
+def test_a_really_read_only_folder_gives_503_in_the_readers_language_then_recovers(client, store):
+    """chattr +i makes the folder immutable even for root, so this is a read-only folder in earnest."""
+    from bs4 import BeautifulSoup
+    from test_forms import post
+
+    assert post(client, "/da/forms/concern/", CONCERN).status_code == 303
+    folder = store.root / "concern"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    subprocess.run(["chattr", "+i", str(folder)], check=True)
+    try:
+        response = post(client, "/da/forms/concern/", CONCERN)
+        assert response.status_code == 503
+        document = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+        assert document.html["lang"] == "da" and "kan ikke gemme" in document.select_one("article h1").get_text()
+        assert {p.name: p.read_bytes() for p in folder.iterdir()} == before, "nothing half-written"
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    assert post(client, "/da/forms/concern/", CONCERN).status_code == 303
+    assert store.count("concern") == 2

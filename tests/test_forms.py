@@ -7,7 +7,6 @@ import re
 
 import pytest
 from bs4 import BeautifulSoup
-
 from conftest import LANGUAGES, csrf_token, language_prefix
 
 CONCERN = {

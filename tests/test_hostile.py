@@ -6,12 +6,11 @@ import re
 from datetime import timedelta
 
 import pytest
+from conftest import LANGUAGES, csrf_token, language_prefix
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import LANGUAGES, csrf_token, language_prefix
 from test_forms import AGREEMENT, CONCERN, EVALUATION, post
-from test_mail import app, body, html_body, later, run, smtp  # noqa: F401 - shared fixtures
+from test_mail import html_body, later, run
 
 from forms_service import jobs
 from forms_service.agreement import confirm_link, print_link
@@ -81,6 +80,7 @@ def test_traversal_is_refused(client, path):
 SCRIPT = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
+@pytest.mark.smtp
 def test_markup_in_every_field_is_escaped_in_pages_print_and_email(app, client, store, smtp):
     answers = {k: (SCRIPT if isinstance(v, str) and k not in ("programme", "filled_by", "agenda_by")
                    and not k.endswith(("_date", "_email")) else v) for k, v in AGREEMENT.items()}
@@ -127,6 +127,7 @@ INJECTIONS = [
 ]
 
 
+@pytest.mark.smtp
 @pytest.mark.parametrize("name", INJECTIONS)
 def test_header_injection_through_every_name_field(app, client, store, smtp, name):
     post(client, "/forms/agreement/", {**AGREEMENT, "mentor_name": name, "signature": name, "mentee_name": name})

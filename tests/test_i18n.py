@@ -5,11 +5,9 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
-
 from conftest import LANGUAGES, ROOT
 
 TRANSLATIONS = ROOT / "forms_service" / "translations"

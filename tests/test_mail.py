@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import threading
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes
@@ -11,77 +10,14 @@ from email.policy import default as default_policy
 from urllib.parse import urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
-
-from conftest import SECRET, csrf_token
+from conftest import PUBLIC_URL, SECRET, csrf_token
 from test_forms import AGREEMENT, CONCERN, EVALUATION, post
 
 from forms_service import create_app, jobs, mail
 from forms_service.scheduler import SchedulerLocked, acquire_lock
 
 CONTACT, BACKUP, COORDINATOR = "kontakt@example.org", "backup@example.org", "koordinator@example.org"
-PUBLIC = "http://handbook.test"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Inbox:
-    """An SMTP server's handler that keeps what it receives, and can be told to refuse."""
-
-    def __init__(self):
-        self.messages = []
-        self.refuse_rcpt: dict[str, str] = {}
-        self.data_reply: str | None = None
-        self.lock = threading.Lock()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse_rcpt:
-            return self.refuse_rcpt[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.data_reply:
-            return self.data_reply
-        with self.lock:
-            self.messages.append(message_from_bytes(envelope.content, policy=default_policy))
-        return "250 Message accepted for delivery"
-
-    def to(self, address):
-        return [m for m in self.messages if address in m["To"]]
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    inbox.controller = controller
-    yield inbox
-    inbox.controller.stop()
-
-
-@pytest.fixture
-def app(built_site, tmp_path, smtp):
-    app = create_app({
-        "TESTING": True,
-        "SECRET_KEY": SECRET,
-        "SITE_DIR": str(built_site),
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "FORM_RATE_LIMIT": "1000 per minute",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": smtp.controller.port,
-        "SMTP_SECURITY": "none",
-        "SMTP_TIMEOUT": 5,
-        "MAIL_FROM": "Mentorhåndboka <handbook@example.org>",
-        "ADMIN_EMAIL": "admin@example.org",
-        "PUBLIC_URL": PUBLIC,
-    })
-    return app
+pytestmark = pytest.mark.smtp
 
 
 def run(app, job, *args):
@@ -99,7 +35,7 @@ def html_body(message) -> str:
 
 def link_in(message, fragment: str) -> str:
     url = next(u for u in re.findall(r"https?://\S+", body(message)) if fragment in u)
-    assert url.startswith(PUBLIC)
+    assert url.startswith(PUBLIC_URL)
     return urlsplit(url).path
 
 
@@ -267,7 +203,6 @@ def test_digest_counts_and_is_quiet_when_there_is_nothing(app, client, store, sm
 def test_smtp_down_then_back_delivers_exactly_once(app, client, store, smtp):
     post(client, "/forms/concern/", CONCERN)
     [record] = store.list("concern")
-    port = smtp.controller.port
     smtp.controller.stop()
     now = later(record, minutes=1)
     counts = run(app, jobs.tick, now)
@@ -276,8 +211,7 @@ def test_smtp_down_then_back_delivers_exactly_once(app, client, store, smtp):
     assert len(queued) == 2 and all(m.data["last_error"] for m in queued)
     run(app, jobs.tick, now + timedelta(seconds=30))  # before the backoff: nothing is tried
     assert all(m.data["attempts"] == 1 for m in store.list("outbox"))
-    smtp.controller = Controller(smtp, hostname="127.0.0.1", port=port)  # the server is back
-    smtp.controller.start()
+    smtp.restart()
     run(app, jobs.tick, now + timedelta(minutes=2))
     run(app, jobs.tick, now + timedelta(minutes=10))
     assert len(smtp.to(CONTACT)) == 1 and len(smtp.to(CONCERN["reporter_email"])) == 1
@@ -301,7 +235,7 @@ def test_temporary_refusal_is_retried_with_backoff_then_fails_and_tells_the_admi
             now += timedelta(minutes=1)
     [message] = store.list("outbox")
     assert message.status == "failed" and message.data["attempts"] == mail.MAX_ATTEMPTS
-    gaps = [round((b - a).total_seconds() / 60) for a, b in zip(times, times[1:])]
+    gaps = [round((b - a).total_seconds() / 60) for a, b in zip(times, times[1:], strict=False)]
     assert gaps == [1, 2, 4, 8, 16]
     # An admin notice about a failed admin notice would loop forever: there is none.
     assert store.count("outbox") == 1

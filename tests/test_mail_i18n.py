@@ -6,7 +6,6 @@ import re
 
 import pytest
 from babel.messages.pofile import read_po
-
 from conftest import LANGUAGES, ROOT
 
 from forms_service import mail

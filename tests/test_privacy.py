@@ -6,11 +6,15 @@ import errno
 import logging
 import os
 import re
+
+import pytest
 from conftest import csrf_token
-from test_forms import CONCERN, post
-from test_mail import app, later, link_in, run, smtp  # noqa: F401 - shared fixtures
+from test_forms import CONCERN
+from test_mail import later, link_in, run
 
 from forms_service import jobs
+
+pytestmark = pytest.mark.smtp
 
 SECRETS = {
     "observed": "Tobias told me his stepfather hits him at home",
@@ -59,13 +63,9 @@ def test_full_concern_flow_leaks_nothing_to_logs_urls_or_error_pages(app, client
         # The report itself, its emails (the first try with the mail server down), a reminder, the acknowledgement.
         send("post", "/forms/concern/", data={**REPORT, "csrf_token": csrf_token(client, "/forms/concern/")})
         [record] = store.list("concern")
-        port = smtp.controller.port
         smtp.controller.stop()
         run(app, jobs.tick, later(record, minutes=1))
-        from aiosmtpd.controller import Controller
-
-        smtp.controller = Controller(smtp, hostname="127.0.0.1", port=port)
-        smtp.controller.start()
+        smtp.restart()
         run(app, jobs.tick, later(record, minutes=5))
         run(app, jobs.tick, later(record, hours=25))
         ack = link_in(smtp.to("kontakt@example.org")[0], "/forms/concern/ack/")

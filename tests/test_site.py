@@ -12,7 +12,6 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
-
 from conftest import DEFAULT_LANGUAGE, LANGUAGES, ROOT, SITE_URL, language_prefix
 
 DOCS = ROOT / "docs"

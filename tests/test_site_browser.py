@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import LANGUAGES, assert_accessible, language_prefix, screenshot
 from test_site import page_files, page_url
 

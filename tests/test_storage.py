@@ -9,7 +9,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from forms_service.storage import BUCKET_DIGITS, Record, RecordNotFound, StatusConflict, Store
+from forms_service.storage import (
+    BUCKET_DIGITS,
+    Record,
+    RecordNotFound,
+    StatusConflict,
+    Store,
+)
 
 
 @pytest.fixture
