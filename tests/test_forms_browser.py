@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import assert_accessible, screenshot
+from playwright.sync_api import expect
 from test_forms import AGREEMENT, CONCERN, EVALUATION
 
 pytestmark = pytest.mark.browser
@@ -96,8 +97,9 @@ def test_tap_targets_are_at_least_44_pixels(phone, live_server):
 
 def test_long_text_fields_count_characters(phone, live_server):
     phone.goto(live_server + "/en/forms/concern/")
+    phone.locator("#observed-counter").wait_for()
     phone.fill("#observed", "Twelve chars")
-    assert phone.locator("#observed-counter").inner_text() == "You have 3988 characters remaining"
+    expect(phone.locator("#observed-counter")).to_have_text("You have 3988 characters remaining")
 
 
 def test_a_draft_survives_a_reload_and_is_cleared_when_sent(phone, live_server):
@@ -106,14 +108,16 @@ def test_a_draft_survives_a_reload_and_is_cleared_when_sent(phone, live_server):
     phone.check("input[name='agenda_by'][value='both']")
     phone.wait_for_timeout(600)  # the draft is saved a moment after typing stops
     phone.reload()
-    assert phone.input_value("#goals") == "Lære å planlegge en uke"
-    assert phone.is_checked("input[name='agenda_by'][value='both']")
-    assert phone.locator(".mh-draft-note").is_visible()
+    expect(phone.locator("#goals")).to_have_value("Lære å planlegge en uke")
+    expect(phone.locator("input[name='agenda_by'][value='both']")).to_be_checked()
+    expect(phone.locator(".mh-draft-note")).to_be_visible()
     screenshot(phone, "form-agreement-draft-restored")
     fill(phone, {k: v for k, v in AGREEMENT.items() if k != "goals"})
     phone.locator("form.mh-form button.mh-submit").click()
     phone.wait_for_url("**/forms/agreement/sent/")
     phone.goto(live_server + "/forms/agreement/")
+    phone.wait_for_load_state("networkidle")
+    expect(phone.locator(".mh-draft-note")).to_have_count(0)
     assert phone.input_value("#goals") == ""
 
 

@@ -213,11 +213,15 @@
   }
 
   function init() {
-    addCounters();
-    keepDrafts();
-    wirePageFeedback();
-    wirePrintButtons();
     focusErrorSummary();
+    wirePrintButtons();
+    // The rest can wait until the page has been drawn and the browser is idle.
+    var later = window.requestIdleCallback || function (task) { return setTimeout(task, 1); };
+    later(function () {
+      addCounters();
+      keepDrafts();
+      wirePageFeedback();
+    }, { timeout: 1000 });
   }
 
   if (document.readyState === "loading") {
