@@ -148,6 +148,10 @@
       form.addEventListener("input", save);
       form.addEventListener("change", save);
     });
+  }
+
+  // A receipt means the service has the form: its draft is no longer needed.
+  function clearAcceptedDrafts() {
     document.querySelectorAll("[data-clear-draft]").forEach(function (receipt) {
       var key = DRAFT_PREFIX + receipt.getAttribute("data-clear-draft");
       ["local", "session"].forEach(function (kind) {
@@ -213,6 +217,7 @@
   }
 
   function init() {
+    clearAcceptedDrafts();
     focusErrorSummary();
     wirePrintButtons();
     // The rest can wait until the page has been drawn and the browser is idle.
