@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, current_app, redirect, request, url_for
+from flask import Blueprint, current_app, request, url_for
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import ValidationError
@@ -138,22 +138,8 @@ def _store(form: AgreementForm) -> dict:
     return {"reference": formkit.reference_code(record.id), "other": answers[f"{other_party(record)}_name"]}
 
 
-@localized_route(bp, "/forms/agreement/", methods=["GET", "POST"])
-def fill_in():
-    form = AgreementForm()
-    formkit.set_programme_choices(form)
-    if request.method == "POST":
-        return formkit.submit("agreement", "agreement/form.html", form, _store, "agreement.sent")
-    return formkit.render_form("agreement", "agreement/form.html", form)
-
-
-@localized_route(bp, "/forms/agreement/sent/")
-def sent():
-    receipt = formkit.take_receipt("agreement")
-    if receipt is None:
-        return redirect(url_for("agreement.fill_in"), 303)
-    return formkit.render_message(_l("The agreement has been sent for confirmation"), "agreement/sent.html",
-                                  receipt=receipt)
+formkit.add_form_views(bp, "agreement", AgreementForm, _store,
+                       _l("The agreement has been sent for confirmation"))
 
 
 def _link_problem(status: int, title, message):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, current_app, redirect, request, url_for
+from flask import Blueprint, current_app, request
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 
@@ -98,21 +98,7 @@ def _store(form: ConcernForm) -> dict:
     return {"reference": formkit.reference_code(record.id)}
 
 
-@localized_route(bp, "/forms/concern/", methods=["GET", "POST"])
-def report():
-    form = ConcernForm()
-    formkit.set_programme_choices(form)
-    if request.method == "POST":
-        return formkit.submit("concern", "concern/form.html", form, _store, "concern.sent")
-    return formkit.render_form("concern", "concern/form.html", form)
-
-
-@localized_route(bp, "/forms/concern/sent/")
-def sent():
-    receipt = formkit.take_receipt("concern")
-    if receipt is None:
-        return redirect(url_for("concern.report"), 303)
-    return formkit.render_message(_l("Your report has been sent"), "concern/sent.html", receipt=receipt)
+formkit.add_form_views(bp, "concern", ConcernForm, _store, _l("Your report has been sent"))
 
 
 class AcknowledgeForm(HandbookForm):

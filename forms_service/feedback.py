@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, jsonify, redirect, request, url_for
+from flask import Blueprint, abort, jsonify, request
 from flask_babel import lazy_gettext as _l
 from wtforms import StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional, Regexp
@@ -76,20 +76,7 @@ def _store_evaluation(form: EvaluationForm) -> dict:
     return {}
 
 
-@localized_route(bp, "/forms/feedback/", methods=["GET", "POST"])
-def evaluation():
-    form = EvaluationForm()
-    formkit.set_programme_choices(form)
-    if request.method == "POST":
-        return formkit.submit("feedback", "feedback/form.html", form, _store_evaluation, "feedback.sent")
-    return formkit.render_form("feedback", "feedback/form.html", form)
-
-
-@localized_route(bp, "/forms/feedback/sent/")
-def sent():
-    if formkit.take_receipt("feedback") is None:
-        return redirect(url_for("feedback.evaluation"), 303)
-    return formkit.render_message(_l("Thank you for your evaluation"), "feedback/sent.html")
+formkit.add_form_views(bp, "feedback", EvaluationForm, _store_evaluation, _l("Thank you for your evaluation"))
 
 
 def _same_origin() -> bool:

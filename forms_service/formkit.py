@@ -209,3 +209,25 @@ def take_receipt(name: str) -> dict | None:
     if not receipt or receipt.get("form") != name:
         return None
     return receipt
+
+
+def add_form_views(blueprint, name: str, form_class, store_it: Callable[[HandbookForm], dict], receipt_title):
+    """The two views every form has, at ``/forms/NAME/`` in each language: the form's page (GET
+    shows it, POST sends it) as endpoint ``form``, and its receipt at ``sent/`` as ``sent``."""
+    template = f"{name}/form.html"
+
+    def form_page():
+        form = form_class()
+        set_programme_choices(form)
+        if request.method == "POST":
+            return submit(name, template, form, store_it, f"{blueprint.name}.sent")
+        return render_form(name, template, form)
+
+    def sent():
+        receipt = take_receipt(name)
+        if receipt is None:
+            return redirect(url_for(f"{blueprint.name}.form"), 303)
+        return render_message(receipt_title, f"{name}/sent.html", receipt=receipt)
+
+    i18n.localized_route(blueprint, f"/forms/{name}/", endpoint="form", methods=["GET", "POST"])(form_page)
+    i18n.localized_route(blueprint, f"/forms/{name}/sent/", endpoint="sent")(sent)
