@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, current_app, request, url_for
+from flask import Blueprint, current_app, request
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import ValidationError
@@ -17,7 +17,7 @@ from wtforms.validators import ValidationError
 from . import formkit
 from .formkit import HandbookForm
 from .i18n import current_language, localized_route
-from .links import LinkExpired, LinkInvalid, sign, unsign
+from .links import LinkExpired, LinkInvalid, external_url, sign, unsign
 from .storage import RecordNotFound, StatusConflict, store, utcnow
 
 bp = Blueprint("agreement", __name__)
@@ -116,16 +116,13 @@ def other_party(record) -> str:
 
 
 def confirm_link(record_id: str, language: str) -> str:
-    """The link the other party confirms with (sent to them by email)."""
-    return url_for("agreement.confirm", token=sign("agreement-confirm", record_id),
-                   lang=None if language == current_app.config["DEFAULT_LANGUAGE"] else language,
-                   _external=True)
+    """The link the other party confirms or asks for changes with (sent to them by email)."""
+    return external_url("agreement.confirm", language, token=sign("agreement-confirm", record_id))
 
 
 def print_link(record_id: str, language: str) -> str:
-    return url_for("agreement.printable", token=sign("agreement-print", record_id),
-                   lang=None if language == current_app.config["DEFAULT_LANGUAGE"] else language,
-                   _external=True)
+    """The link to the printable agreement (sent to both once it is confirmed)."""
+    return external_url("agreement.printable", language, token=sign("agreement-print", record_id))
 
 
 def _store(form: AgreementForm) -> dict:

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from . import formkit
 from .formkit import HandbookForm
 from .i18n import current_language, localized_route
-from .links import LinkError, unsign
+from .links import LinkError, external_url, sign, unsign
 from .storage import RecordNotFound, StatusConflict, store, utcnow
 
 bp = Blueprint("concern", __name__)
@@ -99,6 +99,11 @@ def _store(form: ConcernForm) -> dict:
 
 
 formkit.add_form_views(bp, "concern", ConcernForm, _store, _l("Your report has been sent"))
+
+
+def ack_link(record_id: str, role: str, language: str) -> str:
+    """The link a contact person (role ``contact`` or ``backup``) acknowledges a report with."""
+    return external_url("concern.acknowledge", language, token=sign("concern-ack", f"{record_id}:{role}"))
 
 
 class AcknowledgeForm(HandbookForm):

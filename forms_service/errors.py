@@ -47,8 +47,7 @@ PAGES = {
 
 def error_page(status: int):
     title, message = PAGES.get(status, PAGES[500])
-    page, _, headers = render_message(title, "errors/page.html", status=status, message=message)
-    return page, status, headers
+    return render_message(title, "errors/page.html", status=status, message=message)
 
 
 def _log_exception(exc_info) -> None:

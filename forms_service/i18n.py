@@ -51,6 +51,11 @@ def current_language() -> str:
     return language_of_path(request.path) if request else current_app.config["DEFAULT_LANGUAGE"]
 
 
+def url_lang(language: str) -> str | None:
+    """The value of a view's ``lang`` argument for a language: None for the default one."""
+    return None if language == current_app.config["DEFAULT_LANGUAGE"] else language
+
+
 def prefix(language: str) -> str:
     """The URL prefix of a language: '/' for the default, '/en/' and so on for the others."""
     return "/" if language == current_app.config["DEFAULT_LANGUAGE"] else f"/{language}/"
@@ -79,8 +84,7 @@ def init_app(app: Flask) -> None:
     def add_language(endpoint, values):
         if "lang" in values or not app.url_map.is_endpoint_expecting(endpoint, "lang"):
             return
-        language = g.get("lang") or app.config["DEFAULT_LANGUAGE"]
-        values["lang"] = None if language == app.config["DEFAULT_LANGUAGE"] else language
+        values["lang"] = url_lang(g.get("lang") or app.config["DEFAULT_LANGUAGE"])
 
     @app.context_processor
     def language_context():

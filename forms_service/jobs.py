@@ -14,14 +14,15 @@ import logging
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale, format_date, format_datetime
 
 from . import mail
-from .concern import CONCERNS, MENTEE_KNOWS, URGENCY
+from .agreement import confirm_link, other_party, print_link
+from .concern import CONCERNS, MENTEE_KNOWS, URGENCY, ack_link
 from .feedback import QUESTIONS, ROLES, STAGES
 from .formkit import reference_code
-from .links import sign
+from .links import page_url
 from .mail import HIGH, Recipient
 from .storage import StatusConflict, store, utcnow
 
@@ -35,18 +36,6 @@ SENT_MAIL_KEPT = timedelta(days=30)
 
 def programmes():
     return current_app.extensions["programmes"]
-
-
-def external_url(endpoint: str, language: str, **values) -> str:
-    """An absolute link for an email, on the service's public address, in ``language``."""
-    default = current_app.config["DEFAULT_LANGUAGE"]
-    path = url_for(endpoint, lang=None if language == default else language, **values)
-    return current_app.config["PUBLIC_URL"].rstrip("/") + path
-
-
-def _page_url(language: str, page: str) -> str:
-    prefix = "" if language == current_app.config["DEFAULT_LANGUAGE"] else f"{language}/"
-    return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/{prefix}{page}"
 
 
 def _labels(options, language: str) -> dict[str, str]:
@@ -99,10 +88,6 @@ def _concern_context(record, language: str) -> dict:
     }
 
 
-def ack_url(record_id: str, role: str, language: str) -> str:
-    return external_url("concern.acknowledge", language, token=sign("concern-ack", f"{record_id}:{role}"))
-
-
 def _dispatch_concern(record, now: datetime) -> None:
     programme = programmes().get(record.programme)
     if programme is None:
@@ -118,7 +103,7 @@ def _dispatch_concern(record, now: datetime) -> None:
     deadline = record.created + concern_deadline(record, programme)
     mail.queue("concern_report", _person(contact), priority=HIGH, now=now,
                recipient_name=contact.name, deadline=_when(deadline, contact.language),
-               ack_url=ack_url(record.id, "contact", contact.language), **context)
+               ack_url=ack_link(record.id, "contact", contact.language), **context)
     reporter = Recipient(record.data["reporter_name"], record.data["reporter_email"], record.language)
     mail.queue("concern_receipt", reporter, now=now, recipient_name=reporter.name,
                reference=reference_code(record.id), programme_id=record.programme,
@@ -143,7 +128,7 @@ def escalate_concerns(now: datetime) -> int:
         for role, person in (("contact", programme.contact), ("backup", programme.backup)):
             mail.queue("concern_reminder", _person(person), priority=HIGH, now=now,
                        recipient_name=person.name, contact_name=programme.contact.name,
-                       is_backup=role == "backup", ack_url=ack_url(record.id, role, person.language),
+                       is_backup=role == "backup", ack_url=ack_link(record.id, role, person.language),
                        **_concern_context(record, person.language))
         reminded += 1
     return reminded
@@ -151,15 +136,13 @@ def escalate_concerns(now: datetime) -> int:
 
 # -- agreements ---------------------------------------------------------------------------------
 
-def _parties(record):
-    """(first party, other party) as (role, Recipient)."""
-    first = record.data["filled_by"]
-    other = "mentee" if first == "mentor" else "mentor"
+def _parties(record) -> tuple[Recipient, Recipient]:
+    """The party who filled in the agreement, and the other one."""
 
     def person(role):
         return Recipient(record.data[f"{role}_name"], record.data[f"{role}_email"], record.language)
 
-    return (first, person(first)), (other, person(other))
+    return person(record.data["filled_by"]), person(other_party(record))
 
 
 def confirm_days() -> int:
@@ -167,12 +150,11 @@ def confirm_days() -> int:
 
 
 def _confirm_mail(purpose: str, record, now: datetime) -> None:
-    (_, first), (_, other) = _parties(record)
+    first, other = _parties(record)
     expires = record.created + timedelta(days=confirm_days())
     mail.queue(purpose, other, now=now, programme_id=record.programme, recipient_name=other.name,
                from_name=first.name, expires=_day(expires.date(), other.language),
-               confirm_url=external_url("agreement.confirm", other.language,
-                                        token=sign("agreement-confirm", record.id)))
+               confirm_url=confirm_link(record.id, other.language))
 
 
 def _mark(kind: str, record, flag: str, now: datetime, expect: str) -> bool:
@@ -189,7 +171,7 @@ def _mark(kind: str, record, flag: str, now: datetime, expect: str) -> bool:
 def agreements(now: datetime) -> None:
     """Confirmation requests, reminders, expiry, requested changes, copies and follow-ups."""
     for record in store().list("agreement", status="awaiting_confirmation"):
-        (_, first), (_, other) = _parties(record)
+        first, other = _parties(record)
         if now >= record.created + timedelta(days=confirm_days()):
             try:
                 store().update("agreement", record.id, status="expired", expect_status="awaiting_confirmation",
@@ -198,7 +180,7 @@ def agreements(now: datetime) -> None:
                 continue
             mail.queue("agreement_expired", first, now=now, programme_id=record.programme,
                        recipient_name=first.name, other_name=other.name, days=confirm_days(),
-                       form_url=_page_url(first.language, "forms/agreement/"))
+                       form_url=page_url(first.language, "forms/agreement/"))
         elif _mark("agreement", record, "request_sent_at", now, "awaiting_confirmation"):
             _confirm_mail("agreement_confirm", record, now)
         elif now >= record.created + AGREEMENT_REMINDER_AFTER and \
@@ -207,32 +189,31 @@ def agreements(now: datetime) -> None:
 
     for record in store().list("agreement", status="changes_requested"):
         if _mark("agreement", record, "changes_sent_at", now, "changes_requested"):
-            (_, first), (_, other) = _parties(record)
+            first, other = _parties(record)
             mail.queue("agreement_changes", first, now=now, programme_id=record.programme,
                        recipient_name=first.name, other_name=other.name,
                        comment=record.data["changes_requested"]["comment"],
-                       form_url=_page_url(first.language, "forms/agreement/"))
+                       form_url=page_url(first.language, "forms/agreement/"))
 
+    local_today = now.astimezone(programmes().time_zone).date()
     for record in store().list("agreement", status="confirmed"):
-        (_, first), (_, other) = _parties(record)
+        first, other = _parties(record)
         if _mark("agreement", record, "copies_sent_at", now, "confirmed"):
             for person, partner in ((first, other), (other, first)):
                 mail.queue("agreement_copy", person, now=now, programme_id=record.programme,
                            recipient_name=person.name, other_name=partner.name,
-                           print_url=external_url("agreement.printable", person.language,
-                                                  token=sign("agreement-print", record.id)),
+                           print_url=print_link(record.id, person.language),
                            **{key: _day(record.data[f"{key}_date"], person.language)
                               for key in ("start", "end", "midway", "final")})
         for moment in ("start", "midway", "final"):
             day = date.fromisoformat(record.data[f"{moment}_date"])
             flag = f"followup_{moment}_sent_at"
-            local_today = now.astimezone(programmes().time_zone).date()
             if day - FOLLOW_UP_BEFORE <= local_today <= day and _mark("agreement", record, flag, now, "confirmed"):
                 for person, partner in ((first, other), (other, first)):
                     mail.queue("agreement_followup", person, now=now, programme_id=record.programme,
                                recipient_name=person.name, other_name=partner.name, moment=moment,
                                date=_day(day, person.language),
-                               handbook_url=_page_url(person.language, "evaluation/"))
+                               handbook_url=page_url(person.language, "evaluation/"))
 
 
 # -- dispatching and the minute tick ------------------------------------------------------------

@@ -6,8 +6,10 @@ agreement, say) does not work for another (printing it).
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from . import i18n
 
 
 class LinkError(Exception):
@@ -20,6 +22,16 @@ class LinkInvalid(LinkError):
 
 class LinkExpired(LinkError):
     """Genuine, but too old."""
+
+
+def external_url(endpoint: str, language: str, **values) -> str:
+    """An absolute link to a view, on the service's public address, in ``language``."""
+    return current_app.config["PUBLIC_URL"].rstrip("/") + url_for(endpoint, lang=i18n.url_lang(language), **values)
+
+
+def page_url(language: str, page: str) -> str:
+    """An absolute link to a handbook page (``page`` as in the site, e.g. ``evaluation/``)."""
+    return current_app.config["PUBLIC_URL"].rstrip("/") + i18n.prefix(language) + page
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:

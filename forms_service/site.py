@@ -15,7 +15,7 @@ from pathlib import Path
 from flask import Flask, current_app
 from whitenoise import WhiteNoise
 
-from . import security
+from . import i18n, security
 from .settings import ConfigError
 
 # Material's bundles carry a content hash in their names: cache them for good.
@@ -27,8 +27,7 @@ _TITLE = re.compile(r"<title>.*?</title>", re.S)
 _CONTENT = re.compile(r"<!-- page-content -->.*?<!-- /page-content -->", re.S)
 
 
-def _slot(name: str) -> re.Pattern:
-    return re.compile(rf"<!-- form-slot:{name} -->.*?<!-- /form-slot -->", re.S)
+_SLOTS = {name: re.compile(rf"<!-- form-slot:{name} -->.*?<!-- /form-slot -->", re.S) for name in FORM_PAGES}
 
 
 def _file_headers(headers, path: str, url: str) -> None:
@@ -48,7 +47,7 @@ class Shell:
         for language in languages:
             self.not_found(language)
             for name in FORM_PAGES:
-                if not _slot(name).search(self.form_template(language, name)):
+                if not _SLOTS[name].search(self.form_template(language, name)):
                     raise ConfigError(
                         f"{self._path(language, f'forms/{name}/index.html')} has no "
                         f"<!-- form-slot:{name} --> block: rebuild the site with `make site`."
@@ -72,7 +71,7 @@ class Shell:
 
     def form_page(self, language: str, name: str, content: str) -> str:
         """The built page of form ``name`` with ``content`` in place of its form slot."""
-        return _slot(name).sub(lambda _: str(content), self.form_template(language, name), count=1)
+        return _SLOTS[name].sub(lambda _: str(content), self.form_template(language, name), count=1)
 
     def message_page(self, language: str, title: str, content: str) -> str:
         """A page in the handbook's frame with its own title and content."""
@@ -103,7 +102,8 @@ def init_app(app: Flask) -> None:
     )
     # The form pages are the service's to answer, not the static files'.
     for language in app.config["LANGUAGES"]:
-        prefix = "/" if language == app.config["DEFAULT_LANGUAGE"] else f"/{language}/"
+        with app.app_context():
+            prefix = i18n.prefix(language)
         for name in FORM_PAGES:
             static.files.pop(f"{prefix}forms/{name}/", None)
             static.files.pop(f"{prefix}forms/{name}/index.html", None)

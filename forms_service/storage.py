@@ -10,8 +10,7 @@ rewrites one small bucket, so the cost of a submission does not grow with the nu
 already stored, and ``get`` opens exactly one file.
 
 Safety: every write holds the bucket's lock (a thread lock and a file lock, so threads and
-processes queue up)
-and replaces the bucket atomically (write a temporary file, fsync, rename, fsync the folder).
+processes queue up) and replaces the bucket atomically (write a temporary file, fsync, rename, fsync the folder).
 A crash leaves either the old bucket or the new one, never half of one. A call returns only
 once the data is on disk, so whatever the service acknowledges is there after a crash.
 """
@@ -180,7 +179,7 @@ class Store:
             status=status,
             data=data,
         )
-        with self._open(kind, record.id, write=True) as table:
+        with self._open(kind, record.id) as table:
             table.insert(Document(record.to_json(), doc_id=record.id))
         return record
 
@@ -188,7 +187,7 @@ class Store:
         """The record with this id, or RecordNotFound."""
         if not _is_uuid(record_id):
             raise RecordNotFound(record_id)
-        with self._open(kind, record_id, write=False) as table:
+        with self._open(kind, record_id) as table:
             doc = table.get(doc_id=record_id)
         if doc is None:
             raise RecordNotFound(record_id)
@@ -212,7 +211,7 @@ class Store:
         """
         if not _is_uuid(record_id):
             raise RecordNotFound(record_id)
-        with self._open(kind, record_id, write=True) as table:
+        with self._open(kind, record_id) as table:
             doc = table.get(doc_id=record_id)
             if doc is None:
                 raise RecordNotFound(record_id)
@@ -258,7 +257,7 @@ class Store:
         """Remove a record; False when there was none."""
         if not _is_uuid(record_id):
             return False
-        with self._open(kind, record_id, write=True) as table:
+        with self._open(kind, record_id) as table:
             if table.get(doc_id=record_id) is None:
                 return False
             table.remove(doc_ids=[record_id])
@@ -270,19 +269,11 @@ class Store:
         for record in records:
             by_bucket.setdefault(self._bucket_path(record.kind, record.id), []).append(record)
         for path, group in by_bucket.items():
-            with _BucketSession(self, path, write=True) as table:
+            with _BucketSession(self, path) as table:
                 table.insert_multiple(Document(r.to_json(), doc_id=r.id) for r in group)
 
     def count(self, kind: str) -> int:
         return sum(1 for _ in self._all_docs(kind))
-
-    def check_writable(self) -> None:
-        """Raise StorageUnavailable unless a file can be written and made durable here."""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            AtomicJSONStorage(str(self.root / ".write-check.json")).write({"ok": True})
-        except OSError as error:
-            raise StorageUnavailable(f"cannot write to {self.root}: {error.strerror}") from error
 
     # -- the files -----------------------------------------------------------------------
 
@@ -295,8 +286,8 @@ class Store:
                 self._locks[path] = _BucketLock(path.with_name(path.name + ".lock"))
             return self._locks[path]
 
-    def _open(self, kind: str, record_id: str, *, write: bool):
-        return _BucketSession(self, self._bucket_path(kind, record_id), write)
+    def _open(self, kind: str, record_id: str):
+        return _BucketSession(self, self._bucket_path(kind, record_id))
 
     def _all_docs(self, kind: str) -> Iterator[dict[str, Any]]:
         folder = self.root / _checked_kind(kind)
@@ -357,8 +348,8 @@ class _BucketLock:
 class _BucketSession:
     """One bucket, opened with TinyDB under its lock; the folder is made on first use."""
 
-    def __init__(self, store: Store, path: Path, write: bool):
-        self.store, self.path, self.write = store, path, write
+    def __init__(self, store: Store, path: Path):
+        self.store, self.path = store, path
 
     def __enter__(self) -> Table:
         if not self.path.parent.is_dir():
