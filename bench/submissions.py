@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from forms_service.programmes import SAMPLE  # noqa: E402
-from forms_service.storage import Record, Store  # noqa: E402
+from forms_service.storage import Record  # noqa: E402
+from forms_service.storage.tinydb import TinyDBStore as Store  # noqa: E402
 
 REPORT = {
     "programme": "example",

@@ -35,6 +35,8 @@ DEFAULTS = {
     "RATELIMIT_STORAGE_URI": "memory://",
     # How long the other party has to confirm an agreement.
     "AGREEMENT_CONFIRM_DAYS": 14,
+    # PostgreSQL (postgresql://...) instead of the embedded TinyDB files in the instance folder.
+    "DATABASE_URL": "",
     # The address people reach the service at: links in emails start with it.
     "PUBLIC_URL": "http://127.0.0.1:8000",
     # Email. Without SMTP_HOST, mail is written as .eml files to <instance>/mail/.

@@ -23,7 +23,7 @@ from conftest import ROOT, SECRET
 from test_forms import CONCERN
 
 from forms_service import mail
-from forms_service.storage import Store
+from forms_service.storage.tinydb import TinyDBStore as Store
 
 
 def _submitter(site_dir: str, instance: str, count: int, results) -> None:
@@ -67,7 +67,7 @@ def test_four_processes_of_fifty_concurrent_submissions(built_site, tmp_path):
 
 WRITER = textwrap.dedent("""
     import sys
-    from forms_service.storage import Store
+    from forms_service.storage.tinydb import TinyDBStore as Store
     store = Store(sys.argv[1])
     n = 0
     while True:
@@ -162,7 +162,7 @@ def test_store_reports_an_unwritable_folder_and_keeps_the_old_data(tmp_path, mon
     def refuse(*args, **kwargs):
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr("forms_service.storage.os.fsync", refuse)
+    monkeypatch.setattr("forms_service.storage.tinydb.os.fsync", refuse)
     with pytest.raises(StorageUnavailable):
         store.add("concern", language="nb", programme=None, status="new", data={})
     with pytest.raises(StorageUnavailable):

@@ -9,18 +9,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from forms_service.storage import (
-    BUCKET_DIGITS,
-    Record,
-    RecordNotFound,
-    StatusConflict,
-    Store,
-)
+from forms_service.storage import Record, RecordNotFound, StatusConflict, Store
+from forms_service.storage.tinydb import BUCKET_DIGITS, TinyDBStore
 
 
 @pytest.fixture
 def records(tmp_path) -> Store:
-    return Store(tmp_path / "data")
+    return TinyDBStore(tmp_path / "data")
 
 
 def test_add_then_get_returns_the_same_record(records):
