@@ -102,6 +102,19 @@ class Record:
         return replace(self, **changes)
 
 
+class Leader(Protocol):
+    """A lock that one process of the whole deployment holds at a time (the scheduler's)."""
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; True when this process holds it (also when it already did)."""
+
+    def held(self) -> bool:
+        """Whether this process still holds it (a lost database session loses it)."""
+
+    def release(self) -> None:
+        """Let it go, so that a standby can take over at once."""
+
+
 @runtime_checkable
 class Store(Protocol):
     """The storage interface. Backends pass the same contract tests (tests/test_storage.py)."""
@@ -150,6 +163,16 @@ class Store(Protocol):
 
     def problems(self) -> list[str]:
         """What is wrong with the stored data (for check-config and /healthz), without content."""
+
+    def leader(self, name: str) -> Leader:
+        """The deployment-wide lock called ``name``: a file lock in the instance folder, or a
+        PostgreSQL advisory lock held by a session of its own. Released when the process dies."""
+
+    def notify(self, channel: str) -> None:
+        """Wake whoever waits on ``channel`` (a new submission wakes the sender)."""
+
+    def wait(self, channel: str, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a notify on ``channel``; True if one came."""
 
     def close(self) -> None:
         """Let go of connections and files."""

@@ -59,6 +59,7 @@ LOCK_TIMEOUT_S = 30
 TABLE = "records"
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyz_")
 _STAMP = "%Y%m%dT%H%M%S%f"
+WAKE_POLL_S = 0.25
 
 
 class CorruptBucket(Exception):
@@ -269,6 +270,32 @@ class TinyDBStore:
                     found.append(f"{folder.parent.name}: damaged file moved aside to {path}")
         return found
 
+    def leader(self, name: str) -> FileLeader:
+        return FileLeader(self.root.parent / f"{_checked_kind(name)}.lock")
+
+    def notify(self, channel: str) -> None:
+        path = self.root / f".wake-{_checked_kind(channel)}"
+        try:
+            path.touch(mode=0o600)
+        except OSError:
+            pass  # a wake-up is a courtesy: the waiter polls anyway
+
+    def wait(self, channel: str, timeout: float) -> bool:
+        path = self.root / f".wake-{_checked_kind(channel)}"
+        try:
+            seen = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            seen = 0
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            time.sleep(min(WAKE_POLL_S, max(deadline - time.monotonic(), 0)))
+            try:
+                if path.stat().st_mtime_ns != seen:
+                    return True
+            except FileNotFoundError:
+                pass
+        return False
+
     def close(self) -> None:
         pass
 
@@ -407,6 +434,43 @@ class TinyDBStore:
                 except ValueError:
                     continue
                 yield moment, record_id, index / day / name
+
+
+class FileLeader:
+    """The scheduler's lock for one instance folder: flock on a file, freed by the kernel when
+    the holding process dies; the holder's pid is written beside it for the operator."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        if self.fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+        return True
+
+    def held(self) -> bool:
+        return self.fd is not None
+
+    def holder(self) -> str:
+        try:
+            return self.path.read_text(encoding="utf-8").strip() or "unknown"
+        except OSError:
+            return "unknown"
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 @contextmanager
