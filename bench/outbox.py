@@ -21,7 +21,8 @@ from aiosmtpd.controller import Controller
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from forms_service import create_app, mail  # noqa: E402
+from forms_service import create_app, mail
+from forms_service.programmes import Person  # noqa: E402
 from forms_service.programmes import SAMPLE  # noqa: E402
 
 WORK = ROOT / "bench" / ".work"
@@ -70,8 +71,8 @@ def main() -> int:
             with app.test_request_context():
                 started = time.perf_counter()
                 for n in range(args.messages):
-                    mail.queue("agreement_confirm", mail.Recipient(f"Person {n}", f"person{n}@example.org", "nb"),
-                               now=now, from_name="Kari Mentor", expires="4. desember 2026",
+                    mail.queue("agreement_confirm", Person(f"Person {n}", f"person{n}@example.org", "nb"),
+                               key=str(n), now=now, from_name="Kari Mentor", expires="4. desember 2026",
                                confirm_url=f"http://127.0.0.1/forms/agreement/confirm/{n}/", recipient_name=f"P{n}")
                 queued = time.perf_counter() - started
                 started = time.perf_counter()

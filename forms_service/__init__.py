@@ -10,6 +10,7 @@ from . import (
     concern,
     errors,
     feedback,
+    health,
     i18n,
     security,
     settings,
@@ -29,6 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     for area in (agreement, concern, feedback):
         app.register_blueprint(security.limit_posts(area.bp))
+    app.register_blueprint(health.bp)
     cli.init_app(app)
     security.wrap_wsgi(app)
     return app

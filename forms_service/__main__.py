@@ -10,7 +10,7 @@ import os
 from werkzeug.serving import run_simple
 
 from . import create_app, mail
-from .scheduler import SchedulerLocked, start_in_background
+from .scheduler import start_in_background
 from .settings import ConfigError
 
 
@@ -23,12 +23,8 @@ def main() -> int:
     except ConfigError as error:
         print(f"Cannot start: {error}")
         return 2
-    try:
-        # No reloader runs this twice, and the lock file keeps it to one per instance folder.
-        scheduler = start_in_background(app)
-    except SchedulerLocked as error:
-        print(f"Cannot start: {error}")
-        return 3
+    # No reloader runs this twice; a second process on the same instance folder waits as a standby.
+    scheduler = start_in_background(app)
     with app.app_context():
         print(f"Instance folder (data and programmes.toml): {app.instance_path}")
         print(f"Email: {mail.transport().describe()}")
@@ -36,7 +32,7 @@ def main() -> int:
     try:
         run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False, use_debugger=False)
     finally:
-        scheduler.shutdown(wait=False)
+        scheduler.stop()
     return 0
 
 

@@ -2,25 +2,42 @@
 confirms it, or asks for changes, through a signed link. A confirmed agreement has a printable
 view behind a signed link of its own.
 
-Statuses: awaiting_confirmation -> confirmed | changes_requested | expired.
+Statuses: awaiting_confirmation -> confirmed | changes_requested | expired. The scheduler
+(``step``) sends the other party the request and a reminder, expires the request, tells the
+first party about requested changes, sends both a copy once confirmed and a few days before
+the start, midway and final dates a follow-up.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 
 from flask import Blueprint, current_app, request
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import ValidationError
 
-from . import formkit
-from .formkit import HandbookForm
+from . import formkit, mail
+from .formkit import HandbookForm, day, programmes
 from .i18n import current_language, localized_route
-from .links import LinkExpired, LinkInvalid, external_url, sign, unsign
+from .links import LinkExpired, LinkInvalid, external_url, page_url, sign, unsign
+from .programmes import Person
 from .storage import RecordNotFound, StatusConflict, store, utcnow
 
 bp = Blueprint("agreement", __name__)
+
+KIND = "agreement"
+REMINDER_AFTER = timedelta(days=3)
+FOLLOW_UP_BEFORE = timedelta(days=3)
+MOMENTS = ("start", "midway", "final")
+
+
+class Status(StrEnum):
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    CONFIRMED = "confirmed"
+    CHANGES_REQUESTED = "changes_requested"
+    EXPIRED = "expired"
 
 PARTIES = formkit.options(("mentor", _l("I am the mentor")), ("mentee", _l("I am the mentee")))
 AGENDA = formkit.options(
@@ -129,9 +146,11 @@ def _store(form: AgreementForm) -> dict:
     answers = form.answers()
     signature = answers.pop("signature")
     party = answers["filled_by"]
-    answers["confirmations"] = {party: {"name": signature, "at": utcnow().isoformat()}}
-    record = store().add("agreement", language=current_language(), programme=answers.pop("programme"),
-                         status="awaiting_confirmation", data=answers)
+    now = utcnow()
+    answers["confirmations"] = {party: {"name": signature, "at": now.isoformat()}}
+    record = store().add(KIND, language=current_language(), programme=answers.pop("programme"),
+                         status=Status.AWAITING_CONFIRMATION, data=answers, created=now, due=now)
+    store().notify(mail.WAKE)
     return {"reference": formkit.reference_code(record.id), "other": answers[f"{other_party(record)}_name"]}
 
 
@@ -153,7 +172,7 @@ def _load(purpose: str, token: str, max_age: int | None):
     """(record, None) for a good link, else (None, the page that says what is wrong)."""
     try:
         record_id = unsign(purpose, token, max_age=max_age)
-        return store().get("agreement", record_id), None
+        return store().get(KIND, record_id), None
     except LinkExpired:
         return None, _link_problem(410, _l("This link has expired"),
                                    _l("An agreement must be confirmed within %(days)d days. Ask the person who "
@@ -164,9 +183,9 @@ def _load(purpose: str, token: str, max_age: int | None):
 
 
 def _already_answered(record):
-    if record.status == "confirmed":
+    if record.status == Status.CONFIRMED:
         message = _l("Both of you have confirmed this agreement. You get a copy by email with a link to print it.")
-    elif record.status == "changes_requested":
+    elif record.status == Status.CHANGES_REQUESTED:
         message = _l("Changes have been asked for. The person who filled in the agreement will send a new one.")
     else:
         message = _l("The time to confirm this agreement has run out. Ask for a new one.")
@@ -179,7 +198,7 @@ def confirm(token: str):
     record, problem = _load("agreement-confirm", token, max_age)
     if problem:
         return problem
-    if record.status != "awaiting_confirmation":
+    if record.status != Status.AWAITING_CONFIRMATION:
         return _already_answered(record)
     party = other_party(record)
     confirm_form = ConfirmForm(prefix="confirm")
@@ -205,18 +224,20 @@ def confirm(token: str):
 
 
 def _answer(record, party: str, *, confirmed: bool, text: str):
-    now = utcnow().isoformat()
+    now = utcnow()
     try:
+        # Due now: the scheduler sends the copies, or tells the first party about the changes.
         if confirmed:
-            confirmations = {**record.data["confirmations"], party: {"name": text, "at": now}}
-            store().update("agreement", record.id, status="confirmed", expect_status="awaiting_confirmation",
-                           data={"confirmations": confirmations})
+            confirmations = {**record.data["confirmations"], party: {"name": text, "at": now.isoformat()}}
+            store().update(KIND, record.id, status=Status.CONFIRMED, expect_status=Status.AWAITING_CONFIRMATION,
+                           due=now, now=now, data={"confirmations": confirmations})
         else:
-            store().update("agreement", record.id, status="changes_requested",
-                           expect_status="awaiting_confirmation",
-                           data={"changes_requested": {"by": party, "comment": text, "at": now}})
+            store().update(KIND, record.id, status=Status.CHANGES_REQUESTED,
+                           expect_status=Status.AWAITING_CONFIRMATION, due=now, now=now,
+                           data={"changes_requested": {"by": party, "comment": text, "at": now.isoformat()}})
     except StatusConflict:
-        return _already_answered(store().get("agreement", record.id))
+        return _already_answered(store().get(KIND, record.id))
+    store().notify(mail.WAKE)
     return formkit.render_message(_l("Thank you"), "agreement/answered.html", confirmed=confirmed)
 
 
@@ -225,7 +246,7 @@ def printable(token: str):
     record, problem = _load("agreement-print", token, PRINT_LINK_DAYS * 86400)
     if problem:
         return problem
-    if record.status != "confirmed":
+    if record.status != Status.CONFIRMED:
         return _invalid_link()
     title = _l("Mentoring agreement")
     return formkit.render_message(title, "agreement/print.html", record=record, dates=_dates(record))
@@ -235,3 +256,100 @@ def _dates(record) -> dict[str, str]:
     """The agreement's dates written out in the reader's language."""
     keys = ("start_date", "end_date", "midway_date", "final_date")
     return {key: format_date(date.fromisoformat(record.data[key]), "long") for key in keys}
+
+
+# -- what the scheduler does with an agreement ----------------------------------------------------
+
+def confirm_days() -> int:
+    return int(current_app.config["AGREEMENT_CONFIRM_DAYS"])
+
+
+def parties(record) -> tuple[Person, Person]:
+    """The party who filled in the agreement, and the other one."""
+
+    def person(role):
+        return Person(record.data[f"{role}_name"], record.data[f"{role}_email"], record.language)
+
+    return person(record.data["filled_by"]), person(other_party(record))
+
+
+def step(record, now: datetime) -> None:
+    """Queue what the agreement's status calls for, then record it and say when to look again."""
+    first, other = parties(record)
+    done = {"claim": record.claim, "expect_status": record.status, "now": now}
+    if record.status == Status.AWAITING_CONFIRMATION:
+        expires = record.created + timedelta(days=confirm_days())
+        if now >= expires:
+            mail.queue("agreement_expired", first, key=record.id, now=now, programme_id=record.programme,
+                       recipient_name=first.name, other_name=other.name, days=confirm_days(),
+                       form_url=page_url(first.language, "forms/agreement/"))
+            store().update(KIND, record.id, status=Status.EXPIRED, due=None,
+                           data={"expired_at": now.isoformat()}, **done)
+        elif not record.data.get("request_sent_at"):
+            _confirm_mail("agreement_confirm", record, now)
+            store().update(KIND, record.id, due=min(record.created + REMINDER_AFTER, expires),
+                           data={"request_sent_at": now.isoformat()}, **done)
+        elif now >= record.created + REMINDER_AFTER and not record.data.get("reminder_sent_at"):
+            _confirm_mail("agreement_reminder", record, now)
+            store().update(KIND, record.id, due=expires, data={"reminder_sent_at": now.isoformat()}, **done)
+        else:
+            store().update(KIND, record.id, due=expires, **done)
+    elif record.status == Status.CHANGES_REQUESTED:
+        mail.queue("agreement_changes", first, key=record.id, now=now, programme_id=record.programme,
+                   recipient_name=first.name, other_name=other.name,
+                   comment=record.data["changes_requested"]["comment"],
+                   form_url=page_url(first.language, "forms/agreement/"))
+        store().update(KIND, record.id, due=None, data={"changes_sent_at": now.isoformat()}, **done)
+    elif record.status == Status.CONFIRMED:
+        _confirmed(record, first, other, now, done)
+    else:
+        store().update(KIND, record.id, due=None, **done)
+
+
+def _confirm_mail(purpose: str, record, now: datetime) -> None:
+    first, other = parties(record)
+    expires = record.created + timedelta(days=confirm_days())
+    mail.queue(purpose, other, key=record.id, now=now, programme_id=record.programme, recipient_name=other.name,
+               from_name=first.name, expires=day(expires.date(), other.language),
+               confirm_url=confirm_link(record.id, other.language))
+
+
+def _confirmed(record, first: Person, other: Person, now: datetime, done: dict) -> None:
+    """Copies once, then a follow-up a few days before each of the start, midway and final dates."""
+    zone = programmes().time_zone
+    sent = {}
+    if not record.data.get("copies_sent_at"):
+        for person, partner in ((first, other), (other, first)):
+            mail.queue("agreement_copy", person, key=record.id, now=now, programme_id=record.programme,
+                       recipient_name=person.name, other_name=partner.name,
+                       print_url=print_link(record.id, person.language),
+                       **{key: day(record.data[f"{key}_date"], person.language) for key in (*MOMENTS, "end")})
+        sent["copies_sent_at"] = now.isoformat()
+    today = now.astimezone(zone).date()
+    upcoming = []
+    for moment in MOMENTS:
+        flag = f"followup_{moment}_sent_at"
+        if record.data.get(flag):
+            continue
+        moment_day = date.fromisoformat(record.data[f"{moment}_date"])
+        if today > moment_day:
+            continue  # passed before anything was due (for example confirmed late): nothing to follow up
+        first_day = _days_before(moment_day, FOLLOW_UP_BEFORE)
+        if first_day <= today:
+            for person, partner in ((first, other), (other, first)):
+                mail.queue("agreement_followup", person, key=f"{record.id}:{moment}", now=now,
+                           programme_id=record.programme, recipient_name=person.name, other_name=partner.name,
+                           moment=moment, date=day(moment_day, person.language),
+                           handbook_url=page_url(person.language, "evaluation/"))
+            sent[flag] = now.isoformat()
+        else:
+            upcoming.append(datetime.combine(first_day, time(7), tzinfo=zone))
+    store().update(KIND, record.id, due=min(upcoming, default=None), data=sent, **done)
+
+
+def _days_before(moment_day: date, span: timedelta) -> date:
+    """The day ``span`` before ``moment_day``, or the calendar's first day for dates at its edge."""
+    try:
+        return moment_day - span
+    except OverflowError:
+        return date.min

@@ -9,14 +9,15 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from datetime import datetime
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import jobs, mail
-from .scheduler import SchedulerLocked, job_context, run_forever
-from .storage import RecordNotFound, StatusConflict, store
+from . import feedback, mail, scheduler as scheduling
+from .scheduler import job_context, run_forever
+from .storage import RecordNotFound, StatusConflict, StorageUnavailable, store, utcnow
 
 EXPORTABLE = ("agreement", "concern", "evaluation", "page_feedback")
 
@@ -39,6 +40,17 @@ def check_config():
     except (mail.TemporaryFailure, mail.PermanentFailure, OSError) as error:
         click.echo(f"Mail check: FAILED, {error}", err=True)
         sys.exit(1)
+    problems = store().problems()
+    for problem in problems:
+        click.echo(f"Storage: {problem}", err=True)
+    click.echo(f"Storage: {type(store()).__name__}, " + ("OK" if not problems else f"{len(problems)} problem(s)"))
+    state = scheduling.status()
+    if state["at"]:
+        age = utcnow() - datetime.fromisoformat(state["at"])
+        click.echo(f"Scheduler: last ran {int(age.total_seconds())} s ago; {state['waiting']} email(s) waiting, "
+                   f"{state['failed']} failed")
+    else:
+        click.echo("Scheduler: has not run yet (start it: `flask --app forms_service scheduler`)")
     if not app.config.get("ADMIN_EMAIL"):
         click.echo("Note: FORMS_ADMIN_EMAIL is not set, so nobody is told when an email cannot be delivered.")
     click.echo("Configuration OK")
@@ -48,13 +60,14 @@ outbox = AppGroup("outbox", help="List, retry and send the outbox.")
 
 
 @outbox.command("list")
-@click.option("--status", type=click.Choice(["queued", "sending", "sent", "failed"]), default=None)
+@click.option("--status", type=click.Choice([s.value for s in mail.Status]), default=None)
 def outbox_list(status):
     """List messages (recipient, subject, status, attempts, last error)."""
     records = store().list(mail.KIND, status=status)
     for record in records:
         data = record.data
-        click.echo(f"{record.id}  {record.status:8} attempts={data['attempts']}  {data['to']['email']}  "
+        status = "sending" if record.claim else record.status
+        click.echo(f"{record.id}  {status:8} attempts={data['attempts']}  {data['to']['email']}  "
                    f"{data['purpose']}  {data.get('last_error') or ''}")
     click.echo(f"{len(records)} message(s)")
 
@@ -113,7 +126,7 @@ def _flat(value):
 @with_appcontext
 def purge():
     """Delete records past their retention period."""
-    deleted = jobs.purge()
+    deleted = scheduling.purge()
     click.echo("Deleted: " + (", ".join(f"{n} {kind}" for kind, n in sorted(deleted.items())) or "nothing"))
 
 
@@ -125,22 +138,31 @@ def digest(programme):
     if current_app.extensions["programmes"].get(programme) is None:
         raise click.BadParameter(f"no programme {programme!r}")
     with job_context(current_app._get_current_object()):
-        total = jobs.digest(programme)
+        total = feedback.digest(programme)
         mail.send_due()
     click.echo(f"{total} new item(s) in the digest" if total else "Nothing new: no digest sent")
+
+
+@click.command("run-due")
+@with_appcontext
+def run_due():
+    """Move every due record on and send the outbox, once (what the scheduler does every run)."""
+    with job_context(current_app._get_current_object()):
+        try:
+            counts = scheduling.run_due()
+        except StorageUnavailable as error:
+            click.echo(f"Storage unavailable: {error}", err=True)
+            sys.exit(1)
+    click.echo(f"{counts['sent']} sent, {counts['retry']} to retry, {counts['failed']} failed")
 
 
 @click.command("scheduler")
 @with_appcontext
 def scheduler():
-    """Run the scheduler (one per deployment) until stopped."""
-    try:
-        run_forever(current_app._get_current_object())
-    except SchedulerLocked as error:
-        click.echo(str(error), err=True)
-        sys.exit(3)
+    """Run the scheduler until stopped; a second one waits as a standby and takes over."""
+    run_forever(current_app._get_current_object())
 
 
 def init_app(app: Flask) -> None:
-    for command in (check_config, outbox, export, purge, digest, scheduler):
+    for command in (check_config, outbox, export, purge, digest, run_due, scheduler):
         app.cli.add_command(command)

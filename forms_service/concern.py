@@ -1,24 +1,42 @@
 """The concern report: a mentor tells the programme's contact person about something serious.
 
+A report's life: ``new`` when sent; ``notified`` once the emails to the contact person and the
+receipt to the reporter are queued; reminders to the contact person and the backup when it is
+not read in time, and after the last one the coordinators and the admin are told (reference
+and programme only); ``acknowledged`` when the contact person presses the button behind the
+email's link, which tells the reporter (no content) and starts the retention period. A report
+is never deleted unread; its acknowledge link stops working when it is deleted.
+
 Nothing of a report's content is ever put in a URL, a log line or an error page; the receipt
 shows only the reference code.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
 
 from flask import Blueprint, current_app, request
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 
-from . import formkit
-from .formkit import HandbookForm
+from . import formkit, mail
+from .formkit import HandbookForm, labels, programmes, when
 from .i18n import current_language, localized_route
 from .links import LinkError, external_url, sign, unsign
+from .programmes import Person
 from .storage import RecordNotFound, StatusConflict, store, utcnow
 
 bp = Blueprint("concern", __name__)
+
+KIND = "concern"
+MAX_REMINDERS = 3
+
+
+class Status(StrEnum):
+    NEW = "new"
+    NOTIFIED = "notified"
+    ACKNOWLEDGED = "acknowledged"
 
 CONCERNS = formkit.options(
     ("self_harm", _l("Self-harm or thoughts of suicide")),
@@ -88,13 +106,10 @@ class ConcernForm(HandbookForm):
 
 def _store(form: ConcernForm) -> dict:
     answers = form.answers()
-    record = store().add(
-        "concern",
-        language=current_language(),
-        programme=answers.pop("programme"),
-        status="new",
-        data=answers,
-    )
+    now = utcnow()
+    record = store().add(KIND, language=current_language(), programme=answers.pop("programme"),
+                         status=Status.NEW, data=answers, created=now, due=now)
+    store().notify(mail.WAKE)
     return {"reference": formkit.reference_code(record.id)}
 
 
@@ -118,13 +133,13 @@ def _ack_problem(status: int, title, message):
 def acknowledge(token: str):
     try:
         record_id, role = unsign("concern-ack", token).split(":")
-        record = store().get("concern", record_id)
+        record = store().get(KIND, record_id)
     except (LinkError, ValueError, RecordNotFound):
         return _ack_problem(404, _l("This link does not work"),
                             _l("The link is not complete, or the report has been deleted after the retention "
                                "period. Open the link straight from the email."))
     reference = formkit.reference_code(record.id)
-    if record.status == "acknowledged":
+    if record.status == Status.ACKNOWLEDGED:
         return _ack_problem(410, _l("The report has already been read"),
                             _l("Concern report %(reference)s was confirmed as read on %(when)s.",
                                reference=reference, when=format_datetime(
@@ -133,17 +148,129 @@ def acknowledge(token: str):
     status = 200
     if request.method == "POST":
         if form.validate():
-            programme = current_app.extensions["programmes"].get(record.programme)
+            programme = programmes().get(record.programme)
             person = getattr(programme, role, None) if programme else None
             now = utcnow()
             try:
-                store().update("concern", record.id, status="acknowledged", expect_status=("new", "notified"),
-                               now=now, data={"acknowledged_at": now.isoformat(), "acknowledged_by": {
+                # Due now: the scheduler tells the reporter and starts the retention period.
+                store().update(KIND, record.id, status=Status.ACKNOWLEDGED,
+                               expect_status=(Status.NEW, Status.NOTIFIED), due=now, now=now,
+                               data={"acknowledged_at": now.isoformat(), "acknowledged_by": {
                                    "role": role, "name": person.name if person else None}})
             except StatusConflict:
                 return acknowledge(token)
+            store().notify(mail.WAKE)
             return formkit.render_message(_l("Thank you: the report is marked as read"), "concern/ack_done.html",
                                           reference=reference)
         status = 400
     return formkit.render_message(_l("Confirm that you have read the report"), "concern/ack.html",
                                   status=status, form=form, reference=reference)
+
+
+# -- what the scheduler does with a report --------------------------------------------------------
+
+def deadline(record, programme) -> timedelta:
+    """How long the contact person has to confirm reading a report."""
+    hours = programme.urgent_concern_deadline_hours if record.data.get("urgency") == "urgent" \
+        else programme.concern_deadline_hours
+    return timedelta(hours=hours)
+
+
+def email_context(record, language: str) -> dict:
+    """What the emails about a report show, in ``language``."""
+    data = record.data
+    concerns = labels(CONCERNS, language)
+    programme = programmes().get(record.programme)
+    return {
+        "reference": formkit.reference_code(record.id),
+        "programme_id": record.programme,
+        "programme_name": programme.name(language),
+        "created": when(record.created, language),
+        "urgent": data.get("urgency") == "urgent",
+        "urgency": labels(URGENCY, language).get(data.get("urgency"), ""),
+        "concerns": [concerns[key] for key in data.get("concerns", []) if key in concerns],
+        "other": data.get("other"),
+        "observed": data.get("observed"),
+        "actions": data.get("actions"),
+        "mentee_knows": labels(MENTEE_KNOWS, language).get(data.get("mentee_knows"), ""),
+        "reporter_name": data.get("reporter_name"),
+        "reporter_email": data.get("reporter_email"),
+        "reporter_phone": data.get("reporter_phone"),
+    }
+
+
+def _reporter(record) -> Person:
+    return Person(record.data["reporter_name"], record.data["reporter_email"], record.language)
+
+
+def step(record, now: datetime) -> None:
+    """Move a due report on: queue what its status calls for, then change the status. Emails
+    are queued first and by key, so a crash in between queues nothing twice when it runs again."""
+    programme = programmes().get(record.programme)
+    if programme is None:
+        raise LookupError("the report's programme is no longer configured")
+    if record.status == Status.NEW:
+        contact = programme.contact
+        mail.queue("concern_report", contact, key=record.id, priority=mail.HIGH, now=now,
+                   recipient_name=contact.name,
+                   deadline=when(record.created + deadline(record, programme), contact.language),
+                   ack_url=ack_link(record.id, "contact", contact.language),
+                   **email_context(record, contact.language))
+        reporter = _reporter(record)
+        mail.queue("concern_receipt", reporter, key=record.id, now=now, recipient_name=reporter.name,
+                   reference=formkit.reference_code(record.id), programme_id=record.programme,
+                   programme_name=programme.name(record.language))
+        store().update(KIND, record.id, claim=record.claim, expect_status=Status.NEW, status=Status.NOTIFIED,
+                       due=record.created + deadline(record, programme), now=now,
+                       data={"notified_at": now.isoformat()})
+    elif record.status == Status.NOTIFIED:
+        _remind(record, programme, now)
+    elif record.status == Status.ACKNOWLEDGED:
+        _after_reading(record, programme, now)
+
+
+def _remind(record, programme, now: datetime) -> None:
+    """Remind the contact person and the backup; after the last reminder, tell the coordinators."""
+    sent = record.data.get("reminders", 0)
+    if sent < MAX_REMINDERS:
+        for role, person in (("contact", programme.contact), ("backup", programme.backup)):
+            mail.queue("concern_reminder", person, key=f"{record.id}:{sent + 1}", priority=mail.HIGH, now=now,
+                       recipient_name=person.name, contact_name=programme.contact.name,
+                       is_backup=role == "backup", ack_url=ack_link(record.id, role, person.language),
+                       **email_context(record, person.language))
+        store().update(KIND, record.id, claim=record.claim, expect_status=Status.NOTIFIED, now=now,
+                       due=record.created + deadline(record, programme) * (sent + 2),
+                       data={"reminders": sent + 1, "reminded_at": now.isoformat()})
+        return
+    admin = current_app.config.get("ADMIN_EMAIL")
+    people = list(programme.coordinators)
+    if admin:
+        people.append(Person("Admin", admin, current_app.config["DEFAULT_LANGUAGE"]))
+    for person in people:
+        mail.queue("concern_unread", person, key=record.id, priority=mail.HIGH, now=now,
+                   recipient_name=person.name, reference=formkit.reference_code(record.id),
+                   programme_id=record.programme, programme_name=programme.name(person.language),
+                   created=when(record.created, person.language), reminders=sent)
+    # Nothing more is due: the report waits, unread and never deleted, for the contact person.
+    store().update(KIND, record.id, claim=record.claim, expect_status=Status.NOTIFIED, due=None, now=now,
+                   data={"escalated_at": now.isoformat()})
+
+
+def _after_reading(record, programme, now: datetime) -> None:
+    """Tell the reporter the report was read; at the end of the retention period, delete it."""
+    acknowledged = datetime.fromisoformat(record.data["acknowledged_at"])
+    if not record.data.get("reporter_told_at"):
+        reporter = _reporter(record)
+        mail.queue("concern_read", reporter, key=record.id, now=now, recipient_name=reporter.name,
+                   reference=formkit.reference_code(record.id), programme_id=record.programme,
+                   programme_name=programme.name(reporter.language), read_at=when(acknowledged, reporter.language))
+        store().update(KIND, record.id, claim=record.claim, expect_status=Status.ACKNOWLEDGED, now=now,
+                       due=acknowledged + retention(programme), data={"reporter_told_at": now.isoformat()})
+    elif now >= acknowledged + retention(programme):
+        store().delete(KIND, record.id)
+    else:
+        store().update(KIND, record.id, claim=record.claim, due=acknowledged + retention(programme), now=now)
+
+
+def retention(programme) -> timedelta:
+    return timedelta(days=programme.retention_days["concern"])

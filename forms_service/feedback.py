@@ -1,7 +1,12 @@
-"""Feedback: "Was this page helpful?" on every handbook page, and the midway and final evaluations."""
+"""Feedback: "Was this page helpful?" on every handbook page (kind ``page_feedback``), and the
+midway and final evaluations (kind ``evaluation``), which reach the programme's coordinators in a
+digest on the programme's schedule."""
 
 from __future__ import annotations
 
+import logging
+from collections import Counter, defaultdict
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, jsonify, request
@@ -9,13 +14,21 @@ from flask_babel import lazy_gettext as _l
 from wtforms import StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional, Regexp
 
-from . import formkit
-from .formkit import HandbookForm
+from flask_babel import force_locale
+
+from . import formkit, mail
+from .formkit import HandbookForm, labels, programmes, when
 from .i18n import current_language, localized_route
 from .links import LinkError, sign, unsign
-from .storage import RecordNotFound, StatusConflict, store
+from .storage import RecordNotFound, StatusConflict, store, utcnow
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("feedback", __name__)
+
+EVALUATION = "evaluation"
+PAGE_FEEDBACK = "page_feedback"
+DIGEST_STATE = "digest_state"
 
 ROLES = formkit.options(("mentor", _l("Mentor")), ("mentee", _l("Mentee")))
 STAGES = formkit.options(("midway", _l("Midway")), ("final", _l("Final")))
@@ -71,7 +84,7 @@ def _store_evaluation(form: EvaluationForm) -> dict:
     answers = form.answers()
     for key in QUESTIONS:
         answers[key] = int(answers[key])
-    store().add("evaluation", language=current_language(), programme=answers.pop("programme"),
+    store().add(EVALUATION, language=current_language(), programme=answers.pop("programme"),
                 status="new", data=answers)
     return {}
 
@@ -106,11 +119,11 @@ def page_feedback():
         # The widget sends the rating first and the comment after: add it to the same record.
         try:
             record_id = unsign("page-feedback", token, max_age=3600)
-            store().update("page_feedback", record_id, data={"comment": data["comment"]}, expect_status="new")
+            store().update(PAGE_FEEDBACK, record_id, data={"comment": data["comment"]}, expect_status="new")
             return jsonify(ok=True, token=token) if wants_json else _thanks(data["page"])
         except (LinkError, RecordNotFound, StatusConflict):
             pass  # an old or unknown token: keep the comment as feedback of its own
-    record = store().add("page_feedback", language=current_language(), programme=None, status="new", data=data)
+    record = store().add(PAGE_FEEDBACK, language=current_language(), programme=None, status="new", data=data)
     if wants_json:
         return jsonify(ok=True, token=sign("page-feedback", record.id))
     return _thanks(data["page"])
@@ -119,3 +132,59 @@ def page_feedback():
 def _thanks(page: str):
     return formkit.render_message(_l("Thank you for your feedback"), "feedback/page_thanks.html", page=page)
 
+
+# -- the coordinators' digest ---------------------------------------------------------------------
+
+def digest(programme_id: str, now: datetime | None = None) -> int:
+    """Send the programme's coordinators what came in since the last digest; 0 when nothing did."""
+    now = now or utcnow()
+    programme = programmes().get(programme_id)
+    state = next(iter(store().list(DIGEST_STATE, programme=programme_id)), None)
+    since = datetime.fromisoformat(state.data["until"]) if state else None
+    evaluations = store().list(EVALUATION, programme=programme_id, since=since, until=now)
+    page_feedback = store().list(PAGE_FEEDBACK, since=since, until=now)
+    total = len(evaluations) + len(page_feedback)
+    if total:
+        for coordinator in programme.coordinators:
+            mail.queue("digest", coordinator, key=f"{programme_id}:{since.isoformat() if since else 'first'}", now=now,
+                       programme_id=programme_id,
+                       recipient_name=coordinator.name, **_digest_context(programme, coordinator.language, evaluations, page_feedback, since))
+    if state:
+        store().update(DIGEST_STATE, state.id, data={"until": now.isoformat()}, now=now)
+    else:
+        store().add(DIGEST_STATE, language=programme.contact.language, programme=programme_id,
+                    status="active", data={"until": now.isoformat()}, created=now)
+    if total:
+        log.info("digest for %s: %d evaluations, %d page ratings", programme_id, len(evaluations), len(page_feedback))
+    return total
+
+
+def _digest_context(programme, language: str, evaluations, page_feedback, since) -> dict:
+    roles, stages = labels(ROLES, language), labels(STAGES, language)
+    with force_locale(language):
+        questions = {key: str(label) for key, label in QUESTIONS.items()}
+    summary = []
+    for key, label in questions.items():
+        scores = [r.data[key] for r in evaluations]
+        if scores:
+            counts = Counter(scores)
+            summary.append({
+                "label": label,
+                "average": f"{sum(scores) / len(scores):.1f}",
+                "counts": ", ".join(f"{n}: {counts[n]}" for n in range(1, 6) if counts[n]),
+            })
+    pages: dict[str, dict] = defaultdict(lambda: {"yes": 0, "no": 0, "comments": []})
+    for record in page_feedback:
+        entry = pages[record.data["page"]]
+        entry["yes" if record.data["rating"] else "no"] += 1
+        if record.data.get("comment"):
+            entry["comments"].append(record.data["comment"])
+    return {
+        "programme_name": programme.name(language),
+        "since": when(since, language) if since else "–",
+        "total": len(evaluations) + len(page_feedback),
+        "evaluation_summary": summary,
+        "evaluations": [{**r.data, "role": roles.get(r.data["role"]), "stage": stages.get(r.data["stage"])}
+                        for r in evaluations],
+        "pages": [{"page": page, **counts} for page, counts in sorted(pages.items())],
+    }

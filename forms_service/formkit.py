@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 
 from flask import (
     abort,
@@ -21,6 +21,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import force_locale, format_date, format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -231,3 +232,29 @@ def add_form_views(blueprint, name: str, form_class, store_it: Callable[[Handboo
 
     i18n.localized_route(blueprint, f"/forms/{name}/", endpoint="form", methods=["GET", "POST"])(form_page)
     i18n.localized_route(blueprint, f"/forms/{name}/sent/", endpoint="sent")(sent)
+
+
+# -- how emails and pages write answers -----------------------------------------------------------
+
+def labels(choices, language: str) -> dict[str, str]:
+    """The labels of a field's choices in ``language``, by value."""
+    with force_locale(language):
+        return {choice.value: str(choice.label) for choice in choices}
+
+
+def when(moment: datetime, language: str) -> str:
+    """A date and time written out in ``language`` and the programmes' time zone."""
+    with force_locale(language):
+        return format_datetime(moment, "medium")
+
+
+def day(value: str | date, language: str) -> str:
+    """A date written out in ``language``."""
+    value = date.fromisoformat(value) if isinstance(value, str) else value
+    with force_locale(language):
+        return format_date(value, "long")
+
+
+def programmes():
+    """The deployment's programmes (programmes.toml)."""
+    return current_app.extensions["programmes"]

@@ -1,11 +1,19 @@
-"""Email: every message is first a record in the outbox; scheduled runs send what is due.
+"""Email: every message is first a record in the outbox; the scheduler sends what is due.
 
-Queueing renders the message in the recipient's language and stores it (kind ``outbox``,
-status ``queued``). Sending claims due messages one by one with a status change that only one
-sender can make, sends them over one connection per batch, and marks each one ``sent`` as soon
-as the server has taken it. A temporary failure puts the message back with an exponential
-backoff; after the last attempt, or on a permanent refusal, it is ``failed`` and the admin
-address is told. A claim left behind by a crashed sender is taken back after a lease.
+Queueing renders the message in the recipient's language and stores it (kind ``outbox``, status
+``queued``) under an id made from its key: the record, the purpose, the recipient and the
+occasion. Queueing the same email twice therefore stores it once, so a step that crashes after
+queueing and runs again sends nothing twice. The Message-ID comes from the same id and stays
+the same across retries: if the sender dies after the server accepted a message but before it
+was marked sent (a window no SMTP client can close), the message goes out again with the same
+Message-ID, and a receiving server or mail client can drop the duplicate.
+
+Sending claims due messages through the storage's ``claim`` (each to exactly one sender, with a
+token and a lease), checks right before each send that the claim is still its own, and marks
+each message on its own: a failure with one message never leaves the rest of the batch behind.
+A temporary failure puts the message back with an exponential backoff; after the last attempt,
+or on a permanent refusal, it is ``failed`` and the admin address is told. Once sent, a
+message's body is dropped from the outbox: only who, what purpose and when stay.
 
 Without FORMS_SMTP_HOST, mail goes to the file transport: one ``.eml`` file per message in the
 instance folder's ``mail/``.
@@ -21,33 +29,34 @@ import socket
 import ssl
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
+from enum import StrEnum
 from pathlib import Path
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 
-from .storage import RecordNotFound, StatusConflict, store, utcnow
+from . import faults
+from .programmes import Person
+from .storage import ClaimLost, Record, RecordNotFound, StatusConflict, StorageUnavailable, store, utcnow
 
 log = logging.getLogger(__name__)
 
 KIND = "outbox"
+WAKE = "outbox"
 HIGH, NORMAL = "high", "normal"
 MAX_ATTEMPTS = 6
 FIRST_RETRY = timedelta(minutes=1)
-LEASE = timedelta(minutes=15)
-BATCH = 100
+BATCH = 20
 
 
-@dataclass(frozen=True)
-class Recipient:
-    name: str
-    email: str
-    language: str
+class Status(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
 
 
 class TemporaryFailure(Exception):
@@ -81,32 +90,48 @@ def render(purpose: str, language: str, **context) -> tuple[str, str, str]:
     return _one_line(subject), text.strip() + "\n", html
 
 
-def queue(purpose: str, to: Recipient, *, priority: str = NORMAL, now: datetime | None = None, **context):
-    """Render a message for one recipient in their language and put it in the outbox."""
-    subject, text, html = render(purpose, to.language, **context)
-    domain = current_app.config["MAIL_FROM"].rpartition("@")[2] or "localhost"
+def queue(purpose: str, to: Person, *, key: str, priority: str = NORMAL, now: datetime | None = None,
+          **context) -> Record:
+    """Render a message for one recipient in their language and put it in the outbox, once.
+
+    ``key`` names the occasion (for example the record's id and which reminder this is): with
+    the purpose and the recipient it makes the message's id, so a second call with the same
+    key stores nothing new and returns the message already queued.
+    """
     now = now or utcnow()
-    return store().add(KIND, language=to.language, programme=context.get("programme_id"), status="queued", data={
-        "purpose": purpose,
-        "to": {"name": to.name, "email": to.email},
-        "subject": subject,
-        "text": text,
-        "html": html,
-        "priority": priority,
-        "message_id": make_msgid(domain=domain),
-        "attempts": 0,
-        "next_attempt": now.isoformat(),
-        "last_error": None,
-    }, created=now)
+    message_key = f"{purpose}\x00{to.email.lower()}\x00{key}"
+    subject, text, html = render(purpose, to.language, **context)
+    record = store().add(KIND, key=message_key, language=to.language, programme=context.get("programme_id"),
+                         status=Status.QUEUED, due=now, created=now, data={
+                             "purpose": purpose,
+                             "to": {"name": to.name, "email": to.email},
+                             "subject": subject,
+                             "text": text,
+                             "html": html,
+                             "priority": priority,
+                             "attempts": 0,
+                             "last_error": None,
+                         })
+    store().notify(WAKE)
+    return record
 
 
-def build_message(data: dict, mail_from: str, now: datetime) -> EmailMessage:
+def message_id(record: Record) -> str:
+    """The Message-ID of an outbox record: the same for every attempt to send it."""
+    domain = current_app.config["MAIL_FROM"].rpartition("@")[2].strip(">") or "localhost"
+    return f"<{record.id}@{domain}>"
+
+
+def build_message(record: Record, mail_from: str, now: datetime) -> EmailMessage:
+    data = record.data
     message = EmailMessage()
     message["From"] = mail_from
     message["To"] = Address(display_name=_one_line(data["to"]["name"]), addr_spec=_one_line(data["to"]["email"]))
     message["Subject"] = _one_line(data["subject"])
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = data["message_id"]
+    message["Message-ID"] = message_id(record)
+    if data.get("priority") == HIGH:
+        message["Importance"] = "high"
     message.set_content(data["text"])
     message.add_alternative(data["html"], subtype="html")
     return message
@@ -233,99 +258,117 @@ def backoff(attempts: int) -> timedelta:
     return FIRST_RETRY * (2 ** max(attempts - 1, 0))
 
 
-def due(now: datetime) -> list:
-    """Queued messages whose time has come, high priority first, and claims left by a crash."""
-    found = []
-    for record in store().list(KIND, status=("queued", "sending")):
-        if record.status == "queued" and datetime.fromisoformat(record.data["next_attempt"]) <= now:
-            found.append(record)
-        elif record.status == "sending" and datetime.fromisoformat(record.data["claimed_at"]) <= now - LEASE:
-            found.append(record)
-    found.sort(key=lambda r: (r.data["priority"] != HIGH, r.created))
-    return found
+def lease() -> timedelta:
+    """How long a sender holds a claimed batch: room for every message of it to time out twice."""
+    return timedelta(seconds=BATCH * 2 * float(current_app.config["SMTP_TIMEOUT"]) + 60)
 
 
-def _claim(record, now: datetime):
-    try:
-        return store().update(KIND, record.id, status="sending", expect_status=record.status,
-                              data={"claimed_at": now.isoformat()}, now=now)
-    except (StatusConflict, RecordNotFound):
-        return None  # another sender has it
+def claim_due(now: datetime, limit: int = BATCH) -> list[Record]:
+    """Claim up to ``limit`` messages whose time has come, each for this sender alone."""
+    return store().claim(KIND, due_before=now, lease=lease(), limit=limit, now=now)
 
 
 def send_due(now: datetime | None = None, limit: int | None = None) -> dict[str, int]:
-    """Send what is due; returns counts of sent, retried and failed messages."""
+    """Send what is due, batch by batch; returns counts of sent, retried and failed messages."""
     now = now or utcnow()
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    candidates = due(now)[:limit] if limit else due(now)
-    for start in range(0, len(candidates), BATCH):
-        _send_batch(candidates[start:start + BATCH], now, counts)
+    while limit is None or sum(counts.values()) < limit:
+        batch = claim_due(now, BATCH if limit is None else min(BATCH, limit - sum(counts.values())))
+        if not batch:
+            break
+        deliver(batch, now, counts)
     if any(counts.values()):
         log.info("outbox: %(sent)d sent, %(retry)d to retry, %(failed)d failed", counts)
     return counts
 
 
-def _send_batch(batch: list, now: datetime, counts: dict) -> None:
-    claimed = [c for c in (_claim(record, now) for record in batch) if c is not None]
-    if not claimed:
-        return
+def _still_ours(record: Record) -> bool:
+    try:
+        return store().get(KIND, record.id).claim == record.claim
+    except RecordNotFound:
+        return False
+
+
+def deliver(batch: list[Record], now: datetime, counts: dict[str, int] | None = None) -> dict[str, int]:
+    """Send a claimed batch over one connection, marking each message on its own."""
+    counts = counts if counts is not None else {"sent": 0, "retry": 0, "failed": 0}
     mail_from = current_app.config["MAIL_FROM"]
+    pending = list(batch)
     try:
         with transport().connect() as connection:
-            for record in claimed:
-                try:
-                    message = build_message(record.data, mail_from, now)
-                except (ValueError, TypeError) as error:
-                    _fail(record, f"cannot build the message: {type(error).__name__}", now, counts)
-                    continue
-                try:
-                    connection.send(message)
-                except TemporaryFailure as error:
-                    _retry(record, str(error), now, counts)
-                    continue
-                except PermanentFailure as error:
-                    _fail(record, str(error), now, counts)
-                    continue
-                store().update(KIND, record.id, status="sent", expect_status="sending",
-                               data={"sent_at": now.isoformat(), "attempts": record.data["attempts"] + 1,
-                                     "last_error": None}, now=now)
-                counts["sent"] += 1
+            while pending:
+                record = pending.pop(0)
+                _isolated(_deliver_one, connection, record, mail_from, now, counts)
+    except (TemporaryFailure, PermanentFailure) as error:
+        # No connection at all: what was not handled goes back to the queue (or fails for good).
+        handle = _retry if isinstance(error, TemporaryFailure) else _fail
+        for record in pending:
+            _isolated(handle, record, str(error), now, counts)
+    return counts
+
+
+def _deliver_one(connection, record: Record, mail_from: str, now: datetime, counts: dict) -> None:
+    if not _still_ours(record):
+        log.info("outbox: message %s was taken over by another sender", record.id)
+        return
+    try:
+        message = build_message(record, mail_from, now)
+    except (ValueError, TypeError, KeyError) as error:
+        _fail(record, f"cannot build the message: {type(error).__name__}", now, counts)
+        return
+    faults.point("before-smtp")
+    try:
+        connection.send(message)
     except TemporaryFailure as error:
-        # No connection at all: every claimed message that was not handled goes back to the queue.
-        for record in claimed:
-            if store().get(KIND, record.id).status == "sending":
-                _retry(record, str(error), now, counts)
+        _retry(record, str(error), now, counts)
+        return
     except PermanentFailure as error:
-        for record in claimed:
-            if store().get(KIND, record.id).status == "sending":
-                _fail(record, str(error), now, counts)
+        _fail(record, str(error), now, counts)
+        return
+    faults.point("after-smtp")
+    # Sent: keep who, what and when, drop the body (it may hold a concern report).
+    store().update(KIND, record.id, claim=record.claim, status=Status.SENT, due=None, now=now, data={
+        "sent_at": now.isoformat(), "attempts": record.data["attempts"] + 1, "last_error": None,
+        "text": None, "html": None})
+    counts["sent"] += 1
 
 
-def _retry(record, reason: str, now: datetime, counts: dict) -> None:
+def _isolated(step, *args) -> None:
+    """Run one message's step; a storage error or a lost claim is logged and the batch goes on."""
+    try:
+        step(*args)
+    except ClaimLost:
+        log.info("outbox: a claim passed to another sender")
+    except (StatusConflict, RecordNotFound, StorageUnavailable) as error:
+        log.error("outbox: could not mark a message: %s", type(error).__name__)
+
+
+def _retry(record: Record, reason: str, now: datetime, counts: dict) -> None:
     attempts = record.data["attempts"] + 1
     if attempts >= MAX_ATTEMPTS:
         _fail(record, reason, now, counts, attempts=attempts)
         return
-    store().update(KIND, record.id, status="queued", expect_status="sending", now=now, data={
-        "attempts": attempts, "last_error": reason, "next_attempt": (now + backoff(attempts)).isoformat()})
+    store().update(KIND, record.id, claim=record.claim, status=Status.QUEUED, due=now + backoff(attempts),
+                   now=now, data={"attempts": attempts, "last_error": reason})
     counts["retry"] += 1
 
 
-def _fail(record, reason: str, now: datetime, counts: dict, attempts: int | None = None) -> None:
+def _fail(record: Record, reason: str, now: datetime, counts: dict, attempts: int | None = None) -> None:
     attempts = attempts or record.data["attempts"] + 1
-    store().update(KIND, record.id, status="failed", expect_status="sending", now=now,
+    store().update(KIND, record.id, claim=record.claim, status=Status.FAILED, due=None, now=now,
                    data={"attempts": attempts, "last_error": reason, "failed_at": now.isoformat()})
     counts["failed"] += 1
     log.warning("outbox: message %s failed after %d attempts", record.id, attempts)
     admin = current_app.config.get("ADMIN_EMAIL")
     if admin and record.data["purpose"] != "delivery_failed":
-        queue("delivery_failed", Recipient("Admin", admin, current_app.config["DEFAULT_LANGUAGE"]),
-              priority=HIGH, now=now, failed_id=record.id, purpose_failed=record.data["purpose"],
-              recipient=record.data["to"]["email"], reason=reason, attempts=attempts)
+        queue("delivery_failed", Person("Admin", admin, current_app.config["DEFAULT_LANGUAGE"]),
+              key=f"{record.id}:{attempts}", priority=HIGH, now=now, failed_id=record.id,
+              purpose_failed=record.data["purpose"], recipient=record.data["to"]["email"], reason=reason,
+              attempts=attempts)
 
 
-def retry(record_id: str, now: datetime | None = None):
+def retry(record_id: str, now: datetime | None = None) -> Record:
     """Put a failed message back in the queue, due now."""
     now = now or utcnow()
-    return store().update(KIND, record_id, status="queued", expect_status="failed", now=now,
-                          data={"attempts": 0, "next_attempt": now.isoformat()})
+    return store().update(KIND, record_id, status=Status.QUEUED, expect_status=Status.FAILED, due=now, now=now,
+                          data={"attempts": 0})

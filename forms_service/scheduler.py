@@ -1,99 +1,301 @@
-"""The one scheduler of a deployment: every minute the outbox and reminders, digests on each
-programme's schedule, and retention at night.
+"""The one scheduler of a deployment: it moves every due record on, sends the outbox, and runs
+the digests and retention on their schedules.
 
-Under `make run` it runs in the web process (BackgroundScheduler); in production it runs alone
-(`flask --app forms_service scheduler`). A lock file in the instance folder lets only one run
-per instance folder: a second one refuses to start and says which process holds the lock.
+One process of the deployment is the active scheduler: it holds the storage's leader lock (a file
+lock in the instance folder, or a PostgreSQL advisory lock). Any other one waits as a standby and
+takes over within ``STANDBY_POLL_S`` when the active one dies. Under `make run` it runs in a
+thread of the web process; in production alone (`flask --app forms_service scheduler`).
+
+The run (``run_due``): for each area (concern reports, agreements) the records whose due time has
+come are claimed and handed to that area's ``step``, then the outbox is sent. Only what is due
+is read, so a run costs the same with a thousand or a hundred thousand records stored. Each
+step, and each record within it, runs on its own: one that fails is logged (id and error type,
+never content) and put off with a backoff, and the admin is told once it has failed several
+times; the rest goes on. The run repeats every ``RUN_EVERY_S``, and at once when a submission
+wakes it (``storage.notify``), so a new concern report is emailed within seconds.
+
+The digests and retention are cron jobs (APScheduler) that catch up once after downtime: the
+time each last ran is stored, and at start-up a run that was missed is made up, once.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
+import threading
 from contextlib import contextmanager
-from pathlib import Path
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-from filelock import FileLock, Timeout
-from flask import Flask
+from flask import Flask, current_app
 
-from . import jobs
+from . import agreement, concern, faults, feedback, mail
+from .programmes import Person
+from .storage import ClaimLost, RecordNotFound, StatusConflict, StorageUnavailable, store, utcnow
 
 log = logging.getLogger(__name__)
 
+# The areas whose records the run moves on, each with its KIND and step(record, now).
+AREAS = (concern, agreement)
+RUN_EVERY_S = 15
+STANDBY_POLL_S = 10
+STEP_LEASE = timedelta(minutes=10)
+STEP_BATCH = 50
+# A step that fails is tried again after 1, 2, 4 ... minutes, at most an hour apart.
+STEP_RETRY = timedelta(minutes=1)
+STEP_FAILURES_TOLD = 3
+STATE = "scheduler_state"
+HEARTBEAT_EVERY = timedelta(minutes=1)
+SENT_MAIL_KEPT = timedelta(days=30)
 DAYS = {"mon": "mon", "tue": "tue", "wed": "wed", "thu": "thu", "fri": "fri", "sat": "sat", "sun": "sun",
         "daily": "*"}
-
-
-class SchedulerLocked(RuntimeError):
-    """Another scheduler already runs for this instance folder."""
-
-
-def acquire_lock(instance_path: str) -> FileLock:
-    """Hold the instance's scheduler lock, or raise SchedulerLocked naming the holder."""
-    instance = Path(instance_path)
-    lock = FileLock(str(instance / "scheduler.lock"), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        holder = (instance / "scheduler.pid").read_text(encoding="utf-8").strip() \
-            if (instance / "scheduler.pid").exists() else "unknown"
-        raise SchedulerLocked(
-            f"Another scheduler is already running for {instance} (process {holder}). Only one may run "
-            "per deployment: leave that one running, or stop it before starting this one."
-        ) from None
-    (instance / "scheduler.pid").write_text(str(os.getpid()), encoding="utf-8")
-    return lock
 
 
 @contextmanager
 def job_context(app: Flask):
     """What a job needs outside a web request: the app, and a request context for url_for."""
-    with app.app_context(), app.test_request_context():
+    with app.app_context(), app.test_request_context(base_url=app.config["PUBLIC_URL"]):
         yield
 
 
-def _run(app: Flask, job, *args) -> None:
-    with job_context(app):
-        job(*args)
+# -- the run ------------------------------------------------------------------------------------
+
+def run_due(now: datetime | None = None) -> dict[str, int]:
+    """Move every due record on, then send the outbox; returns the outbox's counts."""
+    now = now or utcnow()
+    for area in AREAS:
+        try:
+            _run_area(area, now)
+        except StorageUnavailable as error:
+            log.error("run: %s skipped this time: %s", area.KIND, error)
+    try:
+        return mail.send_due(now)
+    except StorageUnavailable as error:
+        log.error("run: the outbox was not sent this time: %s", error)
+        return {"sent": 0, "retry": 0, "failed": 0}
 
 
-def add_jobs(app: Flask, scheduler) -> None:
+def _run_area(area, now: datetime) -> int:
+    done = 0
+    while True:
+        batch = store().claim(area.KIND, due_before=now, lease=STEP_LEASE, limit=STEP_BATCH, now=now)
+        for record in batch:
+            faults.point(f"{area.KIND}-claimed")
+            _isolated_step(area, record, now)
+            done += 1
+        if len(batch) < STEP_BATCH:
+            return done
+
+
+def _isolated_step(area, record, now: datetime) -> None:
+    try:
+        area.step(record, now)
+    except (ClaimLost, RecordNotFound):
+        log.info("run: %s %s was taken over or removed meanwhile", area.KIND, record.id)
+    except StatusConflict:
+        # The status moved on meanwhile (a confirmation, say): look at it again in the next run.
+        _put_off(area, record, now, now, None)
+    except Exception as error:  # noqa: BLE001 - one bad record must not stop the rest
+        failures = record.data.get("step_failures", 0) + 1
+        log.error("run: %s %s failed (%s, %d time(s)); the rest goes on", area.KIND, record.id,
+                  type(error).__name__, failures)
+        delay = min(STEP_RETRY * 2 ** (failures - 1), timedelta(hours=1))
+        _put_off(area, record, now, now + delay, failures)
+        if failures == STEP_FAILURES_TOLD:
+            _tell_admin(area.KIND, record, type(error).__name__, now)
+
+
+def _put_off(area, record, now: datetime, due: datetime, failures: int | None) -> None:
+    try:
+        store().update(area.KIND, record.id, claim=record.claim, due=due, now=now,
+                       data={"step_failures": failures} if failures else None)
+    except (StatusConflict, RecordNotFound):
+        pass
+    except StorageUnavailable as error:
+        log.error("run: could not put off %s %s: %s", area.KIND, record.id, error)
+
+
+def _tell_admin(kind: str, record, error: str, now: datetime) -> None:
+    admin = current_app.config.get("ADMIN_EMAIL")
+    if not admin:
+        return
+    try:
+        mail.queue("record_stuck", Person("Admin", admin, current_app.config["DEFAULT_LANGUAGE"]),
+                   key=f"{kind}:{record.id}", priority=mail.HIGH, now=now, kind=kind, record_id=record.id,
+                   error=error, programme_id=record.programme)
+    except Exception as problem:  # noqa: BLE001 - telling is best effort; the log has it
+        log.error("run: could not tell the admin about %s %s: %s", kind, record.id, type(problem).__name__)
+
+
+# -- retention ------------------------------------------------------------------------------------
+
+def purge(now: datetime | None = None) -> dict[str, int]:
+    """Delete what has been kept long enough; logs how many, never what. Concern reports are
+    deleted by their own step, counted from when they were read, and never unread."""
+    now = now or utcnow()
+    deleted: dict[str, int] = {}
+    programmes = current_app.extensions["programmes"]
+
+    def drop(kind: str, days: int, **which) -> None:
+        try:
+            deleted[kind] = deleted.get(kind, 0) + store().purge(kind, before=now - timedelta(days=days), **which)
+        except StorageUnavailable as error:
+            log.error("retention: %s skipped: %s", kind, error)
+
+    for programme in programmes:
+        drop(agreement.KIND, programme.retention_days["agreement"], programme=programme.id)
+        drop(feedback.EVALUATION, programme.retention_days["feedback"], programme=programme.id)
+    longest = max((p.retention_days["feedback"] for p in programmes), default=365)
+    drop(feedback.PAGE_FEEDBACK, longest)
+    drop(mail.KIND, SENT_MAIL_KEPT.days, status=(mail.Status.SENT, mail.Status.FAILED))
+    deleted = {kind: n for kind, n in deleted.items() if n}
+    log.info("retention: deleted %s", ", ".join(f"{n} {kind}" for kind, n in sorted(deleted.items())) or "nothing")
+    return deleted
+
+
+# -- state: heartbeat and when each cron job last ran -----------------------------------------------
+
+def _state(name: str):
+    """The stored state record ``name`` (made on first use)."""
+    return store().add(STATE, key=name, language=current_app.config["DEFAULT_LANGUAGE"], programme=None,
+                       status="active", data={})
+
+
+def heartbeat(now: datetime | None = None) -> None:
+    """Record that the scheduler runs, and how the outbox stands (read by /healthz and check-config)."""
+    now = now or utcnow()
+    outbox = store().list(mail.KIND, status=(mail.Status.QUEUED, mail.Status.FAILED))
+    waiting = sum(1 for r in outbox if r.status == mail.Status.QUEUED)
+    store().update(STATE, _state("heartbeat").id, now=now, data={
+        "at": now.isoformat(), "pid": os.getpid(), "host": socket.gethostname(),
+        "waiting": waiting, "failed": len(outbox) - waiting})
+
+
+def status() -> dict:
+    """When the scheduler last ran and how much mail waits or failed; no secrets, no content."""
+    data = _state("heartbeat").data
+    return {key: data.get(key) for key in ("at", "waiting", "failed")}
+
+
+def _cron_jobs(app: Flask) -> list[tuple[str, CronTrigger, tuple]]:
     programmes = app.extensions["programmes"]
     zone = programmes.time_zone
-    scheduler.add_job(_run, IntervalTrigger(minutes=1), args=(app, jobs.tick), id="tick",
-                      name="outbox, new submissions and reminders", max_instances=1, coalesce=True)
+    jobs = []
     for programme in programmes:
-        day, at = programme.digest.split()
+        weekday, at = programme.digest.split()
         hour, minute = at.split(":")
-        scheduler.add_job(_run, CronTrigger(day_of_week=DAYS[day], hour=int(hour), minute=int(minute),
-                                            timezone=zone),
-                          args=(app, jobs.digest, programme.id), id=f"digest-{programme.id}",
-                          name=f"feedback digest for {programme.id}", max_instances=1, coalesce=True)
-    scheduler.add_job(_run, CronTrigger(hour=3, minute=30, timezone=zone), args=(app, jobs.purge),
-                      id="purge", name="retention", max_instances=1, coalesce=True)
+        trigger = CronTrigger(day_of_week=DAYS[weekday], hour=int(hour), minute=int(minute), timezone=zone)
+        jobs.append((f"digest-{programme.id}", trigger, (feedback.digest, programme.id)))
+    jobs.append(("purge", CronTrigger(hour=3, minute=30, timezone=zone), (purge,)))
+    return jobs
 
 
-def start_in_background(app: Flask) -> BackgroundScheduler:
-    """For the development server: the scheduler in a thread of the web process."""
-    lock = acquire_lock(app.instance_path)
-    scheduler = BackgroundScheduler(timezone=app.extensions["programmes"].time_zone)
-    add_jobs(app, scheduler)
-    scheduler.start()
-    scheduler.lock = lock
+def _run_cron(app: Flask, name: str, job, *args) -> None:
+    with job_context(app):
+        try:
+            now = utcnow()
+            job(*args, now=now) if args else job(now=now)
+            store().update(STATE, _state(f"cron-{name}").id, data={"last_run": now.isoformat()}, now=now)
+        except Exception as error:  # noqa: BLE001 - logged; the next run tries again
+            log.error("scheduler: %s failed: %s", name, type(error).__name__)
+
+
+def catch_up(app: Flask, now: datetime | None = None) -> list[str]:
+    """Run once each cron job whose time came while no scheduler ran; returns their names."""
+    now = now or utcnow()
+    missed = []
+    for name, trigger, (job, *args) in _cron_jobs(app):
+        with job_context(app):
+            last = _state(f"cron-{name}").data.get("last_run")
+        if last is None:
+            with job_context(app):
+                store().update(STATE, _state(f"cron-{name}").id, data={"last_run": now.isoformat()}, now=now)
+            continue  # a new deployment has nothing to make up
+        due = trigger.get_next_fire_time(None, datetime.fromisoformat(last))
+        if due is not None and due <= now:
+            missed.append(name)
+            _run_cron(app, name, job, *args)
+    return missed
+
+
+# -- the process ----------------------------------------------------------------------------------
+
+class Scheduler:
+    """The active scheduler or a standby, until ``stop`` is called."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.stopping = threading.Event()
+        with app.app_context():
+            self.leader = store().leader("scheduler")
+        self.active = threading.Event()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run(self) -> None:
+        announced = False
+        while not self.stopping.is_set():
+            if not self.leader.try_acquire():
+                if not announced:
+                    log.info("scheduler: another scheduler is active; waiting as a standby")
+                    announced = True
+                self.stopping.wait(STANDBY_POLL_S)
+                continue
+            announced = False
+            try:
+                self._lead()
+            finally:
+                self.active.clear()
+                self.leader.release()
+
+    def _lead(self) -> None:
+        app = self.app
+        log.info("scheduler: active for %s (process %d)", app.instance_path, os.getpid())
+        with job_context(app):
+            reindex = getattr(store(), "reindex", None)
+            if reindex:
+                reindex()
+        catch_up(app)
+        cron = BackgroundScheduler(timezone=app.extensions["programmes"].time_zone)
+        for name, trigger, (job, *args) in _cron_jobs(app):
+            cron.add_job(_run_cron, trigger, args=(app, name, job, *args), id=name, name=name,
+                         max_instances=1, coalesce=True, misfire_grace_time=3600)
+        cron.start()
+        self.active.set()
+        last_beat = None
+        try:
+            while not self.stopping.is_set() and self.leader.held():
+                with job_context(app):
+                    now = utcnow()
+                    try:
+                        run_due(now)
+                        if last_beat is None or now - last_beat >= HEARTBEAT_EVERY:
+                            heartbeat(now)
+                            last_beat = now
+                    except Exception as error:  # noqa: BLE001 - the loop must outlive any one run
+                        log.error("scheduler: run failed: %s", type(error).__name__)
+                    store().wait(mail.WAKE, RUN_EVERY_S)
+        finally:
+            cron.shutdown(wait=False)
+
+
+def start_in_background(app: Flask) -> Scheduler:
+    """For the development server: the scheduler (or a standby) in a thread of the web process."""
+    scheduler = Scheduler(app)
+    threading.Thread(target=scheduler.run, name="scheduler", daemon=True).start()
     return scheduler
 
 
 def run_forever(app: Flask) -> None:
-    """For production: the scheduler as a process of its own, until it is stopped."""
-    lock = acquire_lock(app.instance_path)
+    """For production: the scheduler as a process of its own, until SIGTERM or Ctrl+C."""
+    import signal
+
+    scheduler = Scheduler(app)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
     try:
-        scheduler = BlockingScheduler(timezone=app.extensions["programmes"].time_zone)
-        add_jobs(app, scheduler)
-        log.info("scheduler running for %s", app.instance_path)
-        scheduler.start()
-    finally:
-        lock.release()
+        scheduler.run()
+    except KeyboardInterrupt:
+        scheduler.stop()

@@ -12,7 +12,8 @@ from conftest import free_port
 from test_forms import AGREEMENT, CONCERN, EVALUATION, post
 from test_mail import run
 
-from forms_service import jobs, mail
+from forms_service.programmes import Person
+from forms_service import feedback, mail, scheduler as jobs
 
 pytestmark = pytest.mark.smtp
 
@@ -40,7 +41,7 @@ def test_check_config_says_precisely_what_is_wrong(app):
 def test_outbox_list_retry_and_send(app, store, smtp):
     smtp.refuse_rcpt["nobody@example.org"] = "550 No such user"
     with app.test_request_context():
-        mail.queue("delivery_failed", mail.Recipient("N", "nobody@example.org", "en"), failed_id="1",
+        mail.queue("delivery_failed", Person("N", "nobody@example.org", "en"), key="1", failed_id="1",
                    purpose_failed="p", recipient="r", reason="why", attempts=1)
     assert "1 sent" not in invoke(app, "outbox", "send").output
     listed = invoke(app, "outbox", "list", "--status", "failed").output
@@ -66,16 +67,18 @@ def test_purge_follows_the_retention_rules(app, client, store):
     post(client, "/forms/concern/", CONCERN)
     post(client, "/forms/concern/", CONCERN)
     post(client, "/forms/agreement/", AGREEMENT)
-    acknowledged, waiting = store.list("concern")
+    read, waiting = store.list("concern")
     now = datetime.now(timezone.utc)
-    store.update("concern", acknowledged.id, status="acknowledged",
+    run(app, jobs.run_due, now)  # both reports and the agreement request are emailed
+    # One report was read 91 days ago (retention: 90 days from reading); the other never.
+    store.update("concern", read.id, status="acknowledged", due=now,
                  data={"acknowledged_at": (now - timedelta(days=91)).isoformat()})
-    run(app, jobs.tick, now)  # sends the receipt and report of the waiting one
-    for message in store.list("outbox", status="sent")[:2]:
-        store.update("outbox", message.id, data={"sent_at": (now - timedelta(days=31)).isoformat()})
-    deleted = run(app, jobs.purge, now)
-    assert deleted == {"concern": 1, "outbox": 2}
-    assert [r.id for r in store.list("concern")] == [waiting.id], "unacknowledged reports are never deleted"
+    run(app, jobs.run_due, now)  # tells the reporter that it was read
+    assert len(store.list("outbox", status="sent")) == 6
+    run(app, jobs.run_due, now)  # past its retention: deleted
+    assert [r.id for r in store.list("concern")] == [waiting.id], "unread reports are never deleted"
+    assert run(app, jobs.purge, now) == {}
+    assert run(app, jobs.purge, now + timedelta(days=31)) == {"outbox": 6}
     assert store.count("agreement") == 1
     assert run(app, jobs.purge, now + timedelta(days=731)).get("agreement") == 1
     assert "Deleted: nothing" in invoke(app, "purge").output

@@ -22,6 +22,7 @@ import pytest
 from conftest import ROOT, SECRET
 from test_forms import CONCERN
 
+from forms_service.programmes import Person
 from forms_service import mail
 from forms_service.storage.tinydb import TinyDBStore as Store
 
@@ -137,7 +138,7 @@ def test_smtp_timeout_keeps_the_message_queued(built_site, tmp_path):
                           "SMTP_PORT": server.port, "SMTP_SECURITY": "none", "SMTP_TIMEOUT": 1})
         now = datetime.now(timezone.utc)
         with app.test_request_context():
-            mail.queue("delivery_failed", mail.Recipient("A", "a@example.org", "nb"), now=now, failed_id="1",
+            mail.queue("delivery_failed", Person("A", "a@example.org", "nb"), key="1", now=now, failed_id="1",
                        purpose_failed="p", recipient="r", reason="x", attempts=1)
             started = time.monotonic()
             counts = mail.send_due(now)
@@ -180,14 +181,14 @@ def test_a_really_read_only_folder_gives_503_in_the_readers_language_then_recove
 
     assert post(client, "/da/forms/concern/", CONCERN).status_code == 303
     folder = store.root / "concern"
-    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
     subprocess.run(["chattr", "+i", str(folder)], check=True)
     try:
         response = post(client, "/da/forms/concern/", CONCERN)
         assert response.status_code == 503
         document = BeautifulSoup(response.get_data(as_text=True), "html.parser")
         assert document.html["lang"] == "da" and "kan ikke gemme" in document.select_one("article h1").get_text()
-        assert {p.name: p.read_bytes() for p in folder.iterdir()} == before, "nothing half-written"
+        assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before, "nothing half-written"
     finally:
         subprocess.run(["chattr", "-i", str(folder)], check=True)
     assert post(client, "/da/forms/concern/", CONCERN).status_code == 303

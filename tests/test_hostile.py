@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from test_forms import AGREEMENT, CONCERN, EVALUATION, post
 from test_mail import html_body, later, run
 
-from forms_service import jobs
+from forms_service import scheduler as jobs
 from forms_service.agreement import confirm_link, print_link
 
 FORM_PATHS = [language_prefix(lang) + f"forms/{name}/" for lang in LANGUAGES
@@ -89,7 +89,7 @@ def test_markup_in_every_field_is_escaped_in_pages_print_and_email(app, client, 
     assert response.status_code == 422 and "<script>alert" not in response.get_data(as_text=True)
     post(client, "/forms/agreement/", answers)
     [record] = store.list("agreement")
-    run(app, jobs.tick, later(record, minutes=1))
+    run(app, jobs.run_due, later(record, minutes=1))
     [request] = smtp.to(AGREEMENT["mentee_email"])
     assert "<script>" not in html_body(request) and "&lt;script&gt;" in html_body(request)
     assert "<img" not in html_body(request)
@@ -106,7 +106,7 @@ def test_markup_in_every_field_is_escaped_in_pages_print_and_email(app, client, 
     concern = {**CONCERN, **{k: SCRIPT for k in ("other", "observed", "actions", "reporter_name", "reporter_phone")}}
     post(client, "/forms/concern/", {**concern, "reporter_phone": "+47 1"})
     [report] = store.list("concern")
-    run(app, jobs.tick, later(report, minutes=1))
+    run(app, jobs.run_due, later(report, minutes=1))
     for message in smtp.to("kontakt@example.org"):
         assert "<script>" not in html_body(message) and "<img" not in html_body(message)
 
@@ -134,8 +134,8 @@ def test_header_injection_through_every_name_field(app, client, store, smtp, nam
     post(client, "/forms/concern/", {**CONCERN, "reporter_name": name})
     post(client, "/forms/feedback/", {**EVALUATION, "name": name})
     created = min(r.created for r in store.list("agreement") + store.list("concern"))
-    run(app, jobs.tick, later_time := created + timedelta(minutes=1))
-    run(app, jobs.tick, later_time + timedelta(days=14))  # expiry notice to the mentor
+    run(app, jobs.run_due, later_time := created + timedelta(minutes=1))
+    run(app, jobs.run_due, later_time + timedelta(days=14))  # expiry notice to the mentor
     assert len(smtp.messages) >= 4
     for message in smtp.messages:
         names = [key.lower() for key in message.keys()]

@@ -13,8 +13,9 @@ import pytest
 from conftest import PUBLIC_URL, SECRET, csrf_token
 from test_forms import AGREEMENT, CONCERN, EVALUATION, post
 
-from forms_service import create_app, jobs, mail
-from forms_service.scheduler import SchedulerLocked, acquire_lock
+from forms_service.programmes import Person
+from forms_service import create_app, feedback, mail, scheduler as jobs
+from forms_service.scheduler import Scheduler
 
 CONTACT, BACKUP, COORDINATOR = "kontakt@example.org", "backup@example.org", "koordinator@example.org"
 pytestmark = pytest.mark.smtp
@@ -48,7 +49,7 @@ def later(record, **delta) -> datetime:
 def test_concern_reaches_the_contact_person_with_a_working_acknowledgement(app, client, store, smtp):
     post(client, "/forms/concern/", CONCERN)
     [record] = store.list("concern")
-    counts = run(app, jobs.tick, later(record, seconds=30))
+    counts = run(app, jobs.run_due, later(record, seconds=30))
     assert counts["sent"] == 2
 
     [report] = smtp.to(CONTACT)
@@ -69,15 +70,15 @@ def test_concern_reaches_the_contact_person_with_a_working_acknowledgement(app, 
     assert client.get(ack).status_code == 410
 
     # No reminder after acknowledgement, however late it gets.
-    run(app, jobs.tick, later(record, hours=30))
-    run(app, jobs.tick, later(record, hours=80))
+    run(app, jobs.run_due, later(record, hours=30))
+    run(app, jobs.run_due, later(record, hours=80))
     assert len(smtp.to(CONTACT)) == 1 and smtp.to(BACKUP) == []
 
 
 def test_reporter_receipt_has_no_content(app, client, store, smtp):
     post(client, "/en/forms/concern/", CONCERN)
     [record] = store.list("concern")
-    run(app, jobs.tick, later(record, seconds=30))
+    run(app, jobs.run_due, later(record, seconds=30))
     [receipt] = smtp.to(CONCERN["reporter_email"])
     text = body(receipt) + html_body(receipt) + str(receipt["Subject"])
     assert f"{record.id[:4]}-{record.id[4:8]}".upper() in text
@@ -91,19 +92,19 @@ def test_reporter_receipt_has_no_content(app, client, store, smtp):
 def test_unacknowledged_concern_reminds_contact_and_backup(app, client, store, smtp):
     post(client, "/forms/concern/", {**CONCERN, "urgency": "urgent"})
     [record] = store.list("concern")
-    run(app, jobs.tick, later(record, minutes=1))
-    run(app, jobs.tick, later(record, hours=3, minutes=59))  # urgent deadline is 4 h
+    run(app, jobs.run_due, later(record, minutes=1))
+    run(app, jobs.run_due, later(record, hours=3, minutes=59))  # urgent deadline is 4 h
     assert len(smtp.to(CONTACT)) == 1 and smtp.to(BACKUP) == []
-    run(app, jobs.tick, later(record, hours=4, minutes=1))
+    run(app, jobs.run_due, later(record, hours=4, minutes=1))
     assert len(smtp.to(CONTACT)) == 2
     [reminder] = smtp.to(BACKUP)
     assert "påminnelse" in str(reminder["Subject"]).lower()
     ack = link_in(reminder, "/forms/concern/ack/")
-    run(app, jobs.tick, later(record, hours=4, minutes=2))
+    run(app, jobs.run_due, later(record, hours=4, minutes=2))
     assert len(smtp.to(BACKUP)) == 1, "one reminder per deadline, not one per run"
     client.post(ack, data={"csrf_token": csrf_token(client, ack)})
     assert store.get("concern", record.id).data["acknowledged_by"]["role"] == "backup"
-    run(app, jobs.tick, later(record, hours=9))
+    run(app, jobs.run_due, later(record, hours=9))
     assert len(smtp.to(BACKUP)) == 1
 
 
@@ -112,57 +113,57 @@ def test_unacknowledged_concern_reminds_contact_and_backup(app, client, store, s
 def test_agreement_flow_from_request_to_copies(app, client, store, smtp):
     post(client, "/da/forms/agreement/", AGREEMENT)
     [record] = store.list("agreement")
-    run(app, jobs.tick, later(record, minutes=1))
+    run(app, jobs.run_due, later(record, minutes=1))
     [request] = smtp.to(AGREEMENT["mentee_email"])
     assert "Kari Mentor" in str(request["Subject"])
     confirm = link_in(request, "/forms/agreement/confirm/")
     assert confirm.startswith("/da/")
 
-    run(app, jobs.tick, later(record, days=2))
+    run(app, jobs.run_due, later(record, days=2))
     assert len(smtp.to(AGREEMENT["mentee_email"])) == 1
-    run(app, jobs.tick, later(record, days=3, minutes=1))
+    run(app, jobs.run_due, later(record, days=3, minutes=1))
     assert len(smtp.to(AGREEMENT["mentee_email"])) == 2, "a reminder after three days"
-    run(app, jobs.tick, later(record, days=4))
+    run(app, jobs.run_due, later(record, days=4))
     assert len(smtp.to(AGREEMENT["mentee_email"])) == 2
 
     tokens = dict(re.findall(r'name="(\w+-csrf_token)" type="hidden" value="([^"]+)"',
                              client.get(confirm).get_data(as_text=True)))
     client.post(confirm, data={"confirm-csrf_token": tokens["confirm-csrf_token"],
                                "confirm-full_name": AGREEMENT["mentee_name"]})
-    run(app, jobs.tick, later(record, days=5))
+    run(app, jobs.run_due, later(record, days=5))
     copies = smtp.to(AGREEMENT["mentor_email"]) + smtp.to(AGREEMENT["mentee_email"])[2:]
     assert len(copies) == 2
     for copy in copies:
         printable = link_in(copy, "/forms/agreement/print/")
         assert client.get(printable).status_code == 200
-    run(app, jobs.tick, later(record, days=6))
+    run(app, jobs.run_due, later(record, days=6))
     assert len(smtp.to(AGREEMENT["mentor_email"])) == 1, "copies are sent once"
 
 
 def test_agreement_request_expires_and_the_first_party_is_told(app, client, store, smtp):
     post(client, "/en/forms/agreement/", AGREEMENT)
     [record] = store.list("agreement")
-    run(app, jobs.tick, later(record, minutes=1))
-    run(app, jobs.tick, later(record, days=14, minutes=1))
+    run(app, jobs.run_due, later(record, minutes=1))
+    run(app, jobs.run_due, later(record, days=14, minutes=1))
     assert store.get("agreement", record.id).status == "expired"
     [notice] = smtp.to(AGREEMENT["mentor_email"])
     assert "not confirmed" in str(notice["Subject"])
-    run(app, jobs.tick, later(record, days=15))
+    run(app, jobs.run_due, later(record, days=15))
     assert len(smtp.to(AGREEMENT["mentor_email"])) == 1
 
 
 def test_follow_up_reminders_before_start_midway_and_final(app, client, store, smtp):
     post(client, "/forms/agreement/", AGREEMENT)
     [record] = store.list("agreement")
-    store.update("agreement", record.id, status="confirmed", data={"copies_sent_at": "done"})
     oslo_noon = datetime(2026, 1, 1, 11, tzinfo=timezone.utc)   # 4 days before the start
-    run(app, jobs.tick, oslo_noon)
+    store.update("agreement", record.id, status="confirmed", data={"copies_sent_at": "done"}, due=oslo_noon)
+    run(app, jobs.run_due, oslo_noon)
     assert smtp.messages == []
     for day, moment in ((datetime(2026, 1, 2, 11, tzinfo=timezone.utc), "start"),
                         (datetime(2026, 3, 18, 11, tzinfo=timezone.utc), "midway"),
                         (datetime(2026, 6, 17, 11, tzinfo=timezone.utc), "final")):
-        run(app, jobs.tick, day)
-        run(app, jobs.tick, day + timedelta(days=1))
+        run(app, jobs.run_due, day)
+        run(app, jobs.run_due, day + timedelta(days=1))
         flag = store.get("agreement", record.id).data[f"followup_{moment}_sent_at"]
         assert flag
     assert len(smtp.to(AGREEMENT["mentor_email"])) == 3
@@ -173,7 +174,7 @@ def test_follow_up_reminders_before_start_midway_and_final(app, client, store, s
 
 def test_digest_counts_and_is_quiet_when_there_is_nothing(app, client, store, smtp):
     now = datetime.now(timezone.utc)
-    assert run(app, jobs.digest, "example", now) == 0
+    assert run(app, feedback.digest, "example", now) == 0
     run(app, mail.send_due, now)
     assert smtp.messages == []
 
@@ -184,7 +185,7 @@ def test_digest_counts_and_is_quiet_when_there_is_nothing(app, client, store, sm
         client.post("/forms/feedback/page/", data={"page": page, "rating": rating, "comment": comment},
                     headers=headers)
     later_now = datetime.now(timezone.utc) + timedelta(seconds=1)
-    assert run(app, jobs.digest, "example", later_now) == 5
+    assert run(app, feedback.digest, "example", later_now) == 5
     run(app, mail.send_due, later_now)
     [digest] = smtp.to(COORDINATOR)
     text = body(digest)
@@ -193,7 +194,7 @@ def test_digest_counts_and_is_quiet_when_there_is_nothing(app, client, store, sm
     assert "Mangler eksempler" in text
     assert "4.0" in text and "5: 1" in text and "3: 1" in text  # relationship: average and counts
 
-    assert run(app, jobs.digest, "example", later_now + timedelta(days=7)) == 0
+    assert run(app, feedback.digest, "example", later_now + timedelta(days=7)) == 0
     run(app, mail.send_due, later_now + timedelta(days=7))
     assert len(smtp.to(COORDINATOR)) == 1
 
@@ -205,15 +206,15 @@ def test_smtp_down_then_back_delivers_exactly_once(app, client, store, smtp):
     [record] = store.list("concern")
     smtp.controller.stop()
     now = later(record, minutes=1)
-    counts = run(app, jobs.tick, now)
+    counts = run(app, jobs.run_due, now)
     assert counts == {"sent": 0, "retry": 2, "failed": 0}
     queued = store.list("outbox", status="queued")
     assert len(queued) == 2 and all(m.data["last_error"] for m in queued)
-    run(app, jobs.tick, now + timedelta(seconds=30))  # before the backoff: nothing is tried
+    run(app, jobs.run_due, now + timedelta(seconds=30))  # before the backoff: nothing is tried
     assert all(m.data["attempts"] == 1 for m in store.list("outbox"))
     smtp.restart()
-    run(app, jobs.tick, now + timedelta(minutes=2))
-    run(app, jobs.tick, now + timedelta(minutes=10))
+    run(app, jobs.run_due, now + timedelta(minutes=2))
+    run(app, jobs.run_due, now + timedelta(minutes=10))
     assert len(smtp.to(CONTACT)) == 1 and len(smtp.to(CONCERN["reporter_email"])) == 1
     assert {m.status for m in store.list("outbox")} == {"sent"}
 
@@ -222,7 +223,7 @@ def test_temporary_refusal_is_retried_with_backoff_then_fails_and_tells_the_admi
     smtp.data_reply = "451 Try again later"
     start = datetime.now(timezone.utc)
     with app.test_request_context():
-        mail.queue("delivery_failed", mail.Recipient("X", "x@example.org", "en"), now=start,
+        mail.queue("delivery_failed", Person("X", "x@example.org", "en"), key="x", now=start,
                    failed_id="f", purpose_failed="p", recipient="r", reason="why", attempts=1)
         times = []
         now = start
@@ -245,11 +246,11 @@ def test_permanent_refusal_of_one_recipient_does_not_hold_back_the_others(app, c
     smtp.refuse_rcpt[CONCERN["reporter_email"]] = "550 No such user"
     post(client, "/forms/concern/", CONCERN)
     [record] = store.list("concern")
-    run(app, jobs.tick, later(record, minutes=1))
+    run(app, jobs.run_due, later(record, minutes=1))
     assert len(smtp.to(CONTACT)) == 1
     failed = store.list("outbox", status="failed")
     assert [m.data["to"]["email"] for m in failed] == [CONCERN["reporter_email"]]
-    run(app, jobs.tick, later(record, minutes=2))
+    run(app, jobs.run_due, later(record, minutes=2))
     [notice] = smtp.to("admin@example.org")
     assert CONCERN["reporter_email"] in body(notice) and failed[0].id in body(notice)
 
@@ -258,8 +259,8 @@ def test_two_senders_at_once_send_each_message_once(app, store, smtp):
     now = datetime.now(timezone.utc)
     with app.test_request_context():
         for n in range(40):
-            mail.queue("delivery_failed", mail.Recipient(f"R{n}", f"r{n}@example.org", "nb"), now=now,
-                       failed_id=str(n), purpose_failed="p", recipient="r", reason="why", attempts=1)
+            mail.queue("delivery_failed", Person(f"R{n}", f"r{n}@example.org", "nb"), key=str(n),
+                       now=now, failed_id=str(n), purpose_failed="p", recipient="r", reason="why", attempts=1)
 
     def sender():
         with app.test_request_context():
@@ -278,8 +279,8 @@ def test_a_sender_that_dies_mid_batch_loses_nothing_and_repeats_nothing(app, sto
     now = datetime.now(timezone.utc)
     with app.test_request_context():
         for n in range(10):
-            mail.queue("delivery_failed", mail.Recipient(f"R{n}", f"r{n}@example.org", "nb"), now=now,
-                       failed_id=str(n), purpose_failed="p", recipient="r", reason="why", attempts=1)
+            mail.queue("delivery_failed", Person(f"R{n}", f"r{n}@example.org", "nb"), key=str(n),
+                       now=now, failed_id=str(n), purpose_failed="p", recipient="r", reason="why", attempts=1)
     real_send = mail.SMTPTransport.send
     calls = {"n": 0}
 
@@ -296,7 +297,9 @@ def test_a_sender_that_dies_mid_batch_loses_nothing_and_repeats_nothing(app, sto
     assert len(smtp.messages) == 4
     run(app, mail.send_due, now + timedelta(minutes=1))  # claims of the dead sender are still leased
     assert len(smtp.messages) == 4
-    run(app, mail.send_due, now + mail.LEASE + timedelta(minutes=1))
+    with app.app_context():
+        lease = mail.lease()
+    run(app, mail.send_due, now + lease + timedelta(minutes=1))
     assert len(smtp.messages) == 10
     assert len({m["Message-ID"] for m in smtp.messages}) == 10
 
@@ -307,7 +310,7 @@ def test_file_transport_writes_eml_files_the_standard_library_parses(built_site,
     client = app.test_client()
     post(client, "/forms/concern/", CONCERN)
     [record] = app.extensions["store"].list("concern")
-    assert run(app, jobs.tick, later(record, minutes=1))["sent"] == 2
+    assert run(app, jobs.run_due, later(record, minutes=1))["sent"] == 2
     files = sorted((tmp_path / "instance" / "mail").glob("*.eml"))
     assert len(files) == 2
     parsed = [message_from_bytes(f.read_bytes(), policy=default_policy) for f in files]
@@ -323,7 +326,7 @@ def test_header_injection_in_a_name_is_harmless(app, client, store, smtp):
     evil = "Ola\r\nBcc: victim@example.org\r\nX-Injected: yes"
     post(client, "/forms/concern/", {**CONCERN, "reporter_name": evil})
     [record] = store.list("concern")
-    run(app, jobs.tick, later(record, minutes=1))
+    run(app, jobs.run_due, later(record, minutes=1))
     assert len(smtp.messages) == 2
     for message in smtp.messages:
         assert message["Bcc"] is None and message["X-Injected"] is None
@@ -334,17 +337,24 @@ def test_header_injection_in_a_name_is_harmless(app, client, store, smtp):
 def test_user_text_is_escaped_in_the_html_part(app, client, store, smtp):
     post(client, "/forms/concern/", {**CONCERN, "observed": "<script>alert(1)</script> & <b>bold</b>"})
     [record] = store.list("concern")
-    run(app, jobs.tick, later(record, minutes=1))
+    run(app, jobs.run_due, later(record, minutes=1))
     html = html_body(smtp.to(CONTACT)[0])
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_second_scheduler_refuses_to_start(app, tmp_path):
-    lock = acquire_lock(app.instance_path)
+def test_second_scheduler_waits_as_standby_and_takes_over(app, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(jobs, "STANDBY_POLL_S", 0.2)
+    monkeypatch.setattr(jobs, "RUN_EVERY_S", 0.2)
+    first, second = Scheduler(app), Scheduler(app)
+    threading.Thread(target=first.run, daemon=True).start()
+    assert first.active.wait(10)
+    threading.Thread(target=second.run, daemon=True).start()
     try:
-        with pytest.raises(SchedulerLocked, match="Another scheduler is already running"):
-            acquire_lock(app.instance_path)
-        result = app.test_cli_runner().invoke(args=["scheduler"])
-        assert result.exit_code == 3 and "Another scheduler is already running" in result.output
+        assert not second.active.wait(1), "two schedulers were active at once"
+        first.stop()
+        assert second.active.wait(10), "the standby did not take over"
     finally:
-        lock.release()
+        first.stop()
+        second.stop()

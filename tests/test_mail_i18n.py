@@ -35,6 +35,9 @@ CONTEXT = {
                "evaluation_summary": [{"label": "-", "average": "4.0", "counts": "4: 1"}],
                "evaluations": [{"role": "-", "stage": "-", "useful": "-", "more_of": "-", "next_focus": "-"}],
                "pages": [{"page": "/", "yes": 1, "no": 1, "comments": ["-"]}]},
+    "concern_read": {"read_at": "1. mars"},
+    "concern_unread": {"created": "1. mars", "reminders": 3},
+    "record_stuck": {"kind": "concern", "record_id": "id", "error": "LookupError"},
     "delivery_failed": {"failed_id": "id", "purpose_failed": "p", "recipient": "r", "reason": "x", "attempts": 6},
 }
 
