@@ -86,7 +86,7 @@ NOT_LOOKBEHIND = r"(?<!\ben )(?<!\bsin )(?<!\bdin )(?<!\bhver )(?<!\bjeres )(?<!
 FORBIDDEN = {
     "nb": [
         (r"\bkollegaer|\bkollegaene", "kolleger / kollegene"),
-        (r"\bhan/hun\b|\bhun/han\b|\bhen\b", "han eller hun"),
+        (r"\bhan/hun\b|\bhun/han\b|\bhen\b|\b[Hh]un eller han\b", "han eller hun"),
         (r"(?:^|[.!?:]\s+|\*\*)Mentee\b(?! *\{)", "menteen (a noun with its article)"),
         (NOT_LOOKBEHIND + r"\bmentee\b(?! og mentor)", "menteen (a noun with its article)"),
         (r"\bmentortilskudd", "tilskudd til mentor"),
