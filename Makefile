@@ -8,7 +8,7 @@ export NO_MKDOCS_2_WARNING := 1
 # The address the site is built for (canonical links, hreflang, sitemap).
 export SITE_URL ?= http://127.0.0.1:$(PORT)/
 
-.PHONY: run test site translations messages bench clean
+.PHONY: run test site translations messages bench clean system-packages check-copies
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,11 +39,21 @@ site: $(VENV)/.installed
 run: site translations
 	PORT=$(PORT) $(BIN)/python -m forms_service
 
-test: $(VENV)/.installed-dev translations
+# The system's programs the tests drive for real (Chromium, PostgreSQL, Redis, GnuPG, poppler).
+system-packages:
+	@sh tools/system-packages.sh
+
+test: system-packages $(VENV)/.installed-dev translations
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-dev site
 	$(BIN)/python bench/site.py
+
+# For whoever writes the handbook: passages copied word for word from the source texts.
+# SHARED is the folder that holds tools/seed_overlap.py and seeds/ (beside the checkout by default).
+SHARED ?= ../shared
+check-copies:
+	python3 $(SHARED)/tools/seed_overlap.py docs
 
 clean:
 	rm -rf site $(VENV)

@@ -16,7 +16,22 @@ from werkzeug.serving import make_server
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("nb", "en", "da")
 DEFAULT_LANGUAGE = "nb"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+def find_chromium() -> str | None:
+    """CHROMIUM_PATH, Debian's /usr/bin/chromium, or a Chromium that Playwright installed."""
+    for candidate in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    try:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            path = playwright.chromium.executable_path
+        return path if Path(path).exists() else None
+    except Exception:  # noqa: BLE001 - no Playwright browser either
+        return None
+
+
+CHROMIUM = find_chromium()
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -95,7 +110,8 @@ def browser():
     """Debian's Chromium driven by Playwright. Missing Chromium fails the tests; it never skips them."""
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}: install it (apt-get install chromium)"
+    assert CHROMIUM, ("No Chromium: run `make test` (it installs Debian's chromium as root), "
+                      "`apt-get install chromium`, or set CHROMIUM_PATH")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
