@@ -18,7 +18,7 @@ from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import ValidationError
 
-from . import formkit, mail
+from . import faults, formkit, mail
 from .formkit import HandbookForm, day, programmes
 from .i18n import current_language, localized_route
 from .links import LinkExpired, LinkInvalid, external_url, page_url, sign, unsign
@@ -287,6 +287,7 @@ def step(record, now: datetime) -> None:
                            data={"expired_at": now.isoformat()}, **done)
         elif not record.data.get("request_sent_at"):
             _confirm_mail("agreement_confirm", record, now)
+            faults.point("agreement-queued")
             store().update(KIND, record.id, due=min(record.created + REMINDER_AFTER, expires),
                            data={"request_sent_at": now.isoformat()}, **done)
         elif now >= record.created + REMINDER_AFTER and not record.data.get("reminder_sent_at"):
@@ -325,6 +326,7 @@ def _confirmed(record, first: Person, other: Person, now: datetime, done: dict) 
                        print_url=print_link(record.id, person.language),
                        **{key: day(record.data[f"{key}_date"], person.language) for key in (*MOMENTS, "end")})
         sent["copies_sent_at"] = now.isoformat()
+        faults.point("agreement-copies-queued")
     today = now.astimezone(zone).date()
     upcoming = []
     for moment in MOMENTS:

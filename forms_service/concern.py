@@ -20,7 +20,7 @@ from flask import Blueprint, current_app, request
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 
-from . import formkit, mail
+from . import faults, formkit, mail
 from .formkit import HandbookForm, labels, programmes, when
 from .i18n import current_language, localized_route
 from .links import LinkError, external_url, sign, unsign
@@ -109,6 +109,7 @@ def _store(form: ConcernForm) -> dict:
     now = utcnow()
     record = store().add(KIND, language=current_language(), programme=answers.pop("programme"),
                          status=Status.NEW, data=answers, created=now, due=now)
+    faults.point("concern-stored")
     store().notify(mail.WAKE)
     return {"reference": formkit.reference_code(record.id)}
 
@@ -220,6 +221,7 @@ def step(record, now: datetime) -> None:
         mail.queue("concern_receipt", reporter, key=record.id, now=now, recipient_name=reporter.name,
                    reference=formkit.reference_code(record.id), programme_id=record.programme,
                    programme_name=programme.name(record.language))
+        faults.point("concern-queued")
         store().update(KIND, record.id, claim=record.claim, expect_status=Status.NEW, status=Status.NOTIFIED,
                        due=record.created + deadline(record, programme), now=now,
                        data={"notified_at": now.isoformat()})

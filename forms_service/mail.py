@@ -150,7 +150,7 @@ class FileTransport:
 
     @contextmanager
     def connect(self):
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         yield self
 
     def send(self, message: EmailMessage) -> None:
@@ -334,13 +334,15 @@ def _deliver_one(connection, record: Record, mail_from: str, now: datetime, coun
 
 
 def _isolated(step, *args) -> None:
-    """Run one message's step; a storage error or a lost claim is logged and the batch goes on."""
+    """Run one message's step; whatever goes wrong is logged (never the content) and the batch goes on."""
     try:
         step(*args)
     except ClaimLost:
         log.info("outbox: a claim passed to another sender")
     except (StatusConflict, RecordNotFound, StorageUnavailable) as error:
         log.error("outbox: could not mark a message: %s", type(error).__name__)
+    except Exception as error:  # noqa: BLE001 - one bad message must not stop the others
+        log.error("outbox: a message could not be handled: %s", type(error).__name__)
 
 
 def _retry(record: Record, reason: str, now: datetime, counts: dict) -> None:
@@ -360,11 +362,11 @@ def _fail(record: Record, reason: str, now: datetime, counts: dict, attempts: in
     counts["failed"] += 1
     log.warning("outbox: message %s failed after %d attempts", record.id, attempts)
     admin = current_app.config.get("ADMIN_EMAIL")
-    if admin and record.data["purpose"] != "delivery_failed":
+    if admin and record.data.get("purpose") != "delivery_failed":
         queue("delivery_failed", Person("Admin", admin, current_app.config["DEFAULT_LANGUAGE"]),
               key=f"{record.id}:{attempts}", priority=HIGH, now=now, failed_id=record.id,
-              purpose_failed=record.data["purpose"], recipient=record.data["to"]["email"], reason=reason,
-              attempts=attempts)
+              purpose_failed=record.data.get("purpose", "?"), recipient=(record.data.get("to") or {}).get("email", "?"),
+              reason=reason, attempts=attempts)
 
 
 def retry(record_id: str, now: datetime | None = None) -> Record:

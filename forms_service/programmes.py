@@ -100,8 +100,9 @@ def ensure_sample(instance: Path) -> Path:
     """The programmes file, written with the example programme if there is none yet."""
     path = instance / FILE_NAME
     if not path.exists():
-        instance.mkdir(parents=True, exist_ok=True)
+        instance.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.write_text(SAMPLE, encoding="utf-8")
+        path.chmod(0o600)
     return path
 
 

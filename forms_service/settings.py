@@ -77,7 +77,8 @@ def load(app: Flask, test_config: dict | None) -> None:
         app.config.from_mapping(test_config)
     instance = Path(app.instance_path)
     try:
-        instance.mkdir(parents=True, exist_ok=True)
+        # The instance folder holds concern reports: readable by the service's user alone.
+        instance.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:
         raise ConfigError(f"Cannot create the instance folder {instance}: {error.strerror}") from None
 

@@ -255,7 +255,8 @@ class TinyDBStore:
         added = 0
         for (kind, _), group in by_bucket.items():
             with self._bucket(kind, group[0].id) as table:
-                new = [r for r in group if table.get(doc_id=r.id) is None]
+                present = {doc.doc_id for doc in table.all()}
+                new = [r for r in group if r.id not in present]
                 for record in new:
                     self._mark_due(kind, record.id, record.due)
                 table.insert_multiple(Document(r.to_json(), doc_id=r.id) for r in new)
