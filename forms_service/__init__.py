@@ -12,9 +12,9 @@ from . import (
     feedback,
     health,
     i18n,
+    pages,
     security,
     settings,
-    site,
     storage,
 )
 
@@ -26,7 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     storage.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
-    site.init_app(app)
+    pages.init_app(app)
     errors.init_app(app)
     for area in (agreement, concern, feedback):
         app.register_blueprint(security.limit_posts(area.bp))

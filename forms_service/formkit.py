@@ -39,7 +39,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from . import i18n
-from .site import shell
+from .pages import shell
 
 SHORT = 100
 LINE = 200
