@@ -63,7 +63,8 @@ def test_four_processes_of_fifty_concurrent_submissions(built_site, tmp_path):
     store = Store(tmp_path / "instance" / "data")
     assert store.count("concern") == 200
     for bucket in (tmp_path / "instance" / "data" / "concern").glob("*.json"):
-        json.loads(bucket.read_text(encoding="utf-8"))  # every data file is valid JSON
+        for line in bucket.read_bytes().rstrip(b"\0").splitlines():
+            json.loads(line)  # every line of every data file is whole JSON
 
 
 WRITER = textwrap.dedent("""
@@ -164,6 +165,7 @@ def test_store_reports_an_unwritable_folder_and_keeps_the_old_data(tmp_path, mon
         raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr("forms_service.storage.tinydb.os.fsync", refuse)
+    monkeypatch.setattr("forms_service.storage.tinydb.os.fdatasync", refuse)
     with pytest.raises(StorageUnavailable):
         store.add("concern", language="nb", programme=None, status="new", data={})
     with pytest.raises(StorageUnavailable):

@@ -67,18 +67,85 @@ class CorruptBucket(Exception):
 
 
 class AtomicJSONStorage(Storage):
-    """TinyDB storage that replaces its file atomically and durably on every write."""
+    """TinyDB storage for one bucket: a log of JSON lines in a file with room to spare, durable
+    on every write.
+
+    A line is a snapshot (``{"records": {...}}``) or a change (``{"put": {id: record},
+    "del": [id]}``); reading applies them in order. The file is written with zero bytes after
+    its lines, and a write puts one line with what changed into that room and syncs the file's
+    data once: the file's size does not change, so the sync writes no metadata, which is what
+    makes an add cost about as much as a database's commit. A crash in the middle of a write
+    leaves a torn last line, which reading ignores (the write was never acknowledged) and the
+    next write covers. When the room runs out, or after ``COMPACT_AFTER`` lines, the bucket is
+    rewritten as one snapshot with new room, atomically (a temporary file, fsync, rename, fsync
+    of the folder), as a new bucket is created. A bucket written by an earlier version (one JSON
+    document) reads as a snapshot.
+    """
+
+    COMPACT_AFTER = 32
+    MIN_ROOM = 4096
 
     def __init__(self, path: str):
         self.path = Path(path)
+        self._records: dict | None = None
+        self._lines = 0
+        self._used = 0  # where the next line goes: after the last whole line
+        self._size = 0
 
     def read(self) -> dict | None:
-        return read_bucket(self.path)
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            self._records, self._lines = None, 0
+            return None
+        records, self._lines, self._used = parse_log(raw, self.path)
+        self._size = len(raw)
+        self._records = records
+        # A copy for TinyDB, which changes what it is given; ours stays what the file holds.
+        return None if records is None else {TABLE: json.loads(json.dumps(records))}
 
     def write(self, data: dict) -> None:
+        new = data.get(TABLE, {})
+        line = b""
+        if self._records is not None and self._lines < self.COMPACT_AFTER:
+            old = self._records
+            change = {"put": {key: doc for key, doc in new.items() if old.get(key) != doc},
+                      "del": [key for key in old if key not in new]}
+            line = (json.dumps(change, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        if line and self._used + len(line) <= self._size:
+            self._put_line(line)
+            self._lines += 1
+        else:
+            self._replace(new)
+        self._records = json.loads(json.dumps(new))
+
+    def _put_line(self, line: bytes) -> None:
+        fd = os.open(self.path, os.O_RDWR)
+        try:
+            # Zeros over whatever a torn write left beyond the new line.
+            tail = os.pread(fd, min(self._size - self._used, 65536), self._used)
+            dirty = len(tail.rstrip(b"\0"))
+            payload = line + b"\0" * max(dirty - len(line), 0)
+            try:
+                os.pwrite(fd, payload, self._used)
+                os.fdatasync(fd)
+            except BaseException:
+                # Not durable, so not done: take the line back, as the caller is told it failed.
+                try:
+                    os.pwrite(fd, b"\0" * len(payload), self._used)
+                except OSError:
+                    pass
+                raise
+            self._used += len(line)
+        finally:
+            os.close(fd)
+
+    def _replace(self, records: dict) -> None:
         folder = self.path.parent
         # dumps, not dump: it runs the C encoder in one go instead of writing chunk by chunk.
-        payload = memoryview(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        line = (json.dumps({TABLE: records}, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        room = -(-max(len(line) * 2, len(line) + self.MIN_ROOM) // 4096) * 4096
+        payload = memoryview(line + b"\0" * (room - len(line)))
         # The bucket is locked, so this writer is its only one: a name of its own is enough.
         tmp = folder / f".{self.path.name}.{os.getpid()}.tmp"
         try:
@@ -94,25 +161,64 @@ class AtomicJSONStorage(Storage):
             tmp.unlink(missing_ok=True)
             raise
         _fsync_folder(folder)
+        self._lines, self._used, self._size = 1, len(line), room
 
     def close(self) -> None:
         pass
 
 
+def parse_log(raw: bytes, path: Path) -> tuple[dict | None, int, int]:
+    """(records, lines, where the next line goes) of a bucket's bytes; CorruptBucket if a line
+    other than the last cannot be read. A last line that cannot be read is a write cut short
+    (never acknowledged) and does not count; one without its newline (an earlier version's
+    bucket) is whole, and the next write goes after it into a new file."""
+    content = raw.rstrip(b"\0")
+    if not content.strip():
+        return None, 0, 0
+    lines = content.split(b"\n")
+    tail = lines.pop()  # after the last newline: empty, or a write cut short
+    records: dict | None = None
+    count = 0
+    used = len(content) - len(tail)
+    for line in lines + ([tail] if tail.strip() else []):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            if line is tail and count:
+                # A write cut short. (The first line is always written whole, by a rename, so a
+                # bad first line is damage, not a torn write.)
+                return records, count, used
+            raise CorruptBucket(path) from None
+        if not isinstance(entry, dict):
+            raise CorruptBucket(path)
+        count += 1
+        if TABLE in entry:
+            if not isinstance(entry[TABLE], dict):
+                raise CorruptBucket(path)
+            records = dict(entry[TABLE])
+        else:
+            records = {} if records is None else records
+            puts, deletes = entry.get("put", {}), entry.get("del", [])
+            if not isinstance(puts, dict) or not isinstance(deletes, list):
+                raise CorruptBucket(path)
+            records.update(puts)
+            for key in deletes:
+                records.pop(key, None)
+    if tail.strip():
+        used = len(raw) + 1  # whole but unterminated: no room, so the next write makes a new file
+    return records, count, used
+
+
 def read_bucket(path: Path) -> dict | None:
+    """A bucket's records as TinyDB stores them, or None; CorruptBucket when it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None
-    if not text:
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise CorruptBucket(path) from None
-    if not isinstance(data, dict) or not isinstance(data.get(TABLE, {}), dict):
-        raise CorruptBucket(path)
-    return data
+    records, _, _ = parse_log(raw, path)
+    return None if records is None else {TABLE: records}
 
 
 def _fsync_folder(folder: Path) -> None:
