@@ -41,10 +41,14 @@ def _i18n(config):
     return config.plugins["i18n"]
 
 
+def on_pre_build(config):
+    # Each language's build has its own names; by the outer build's end the theme's language is
+    # the last one built, so they are kept here, as each build starts.
+    _names[config.theme["language"]] = (config.site_name, config.site_description or config.site_name)
+
+
 @event_priority(-120)  # after hooks/i18n_site.py has written the per-language search indexes
 def on_post_build(config):
-    language = config.theme["language"]
-    _names[language] = (config.site_name, config.site_description or config.site_name)
     if _i18n(config).building:
         return  # an inner build of one language; the outer build finishes the site
     site = Path(config.site_dir)
