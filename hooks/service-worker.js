@@ -69,6 +69,9 @@ self.addEventListener("fetch", function (event) {
   if (inFolder(path, OTHER_LANGUAGES)) return;
   if (inFolder(path, FORMS)) {
     event.respondWith(fetch(request).catch(function (error) {
+      // Only a page gets the form's page; anything else under a form's folder (the language
+      // selector's sitemap.xml, say) fails as it would without the worker.
+      if (request.mode !== "navigate") throw error;
       return formPage(path).then(function (page) {
         if (page) return page;
         throw error;
