@@ -32,8 +32,10 @@ messages: $(VENV)/.installed
 	$(BIN)/pybabel -q extract -F babel.cfg -k _l -o forms_service/translations/messages.pot .
 	$(BIN)/pybabel -q update -i forms_service/translations/messages.pot -d forms_service/translations
 
+# The PDFs (hooks/paper.py) are rendered after the build: WeasyPrint is too slow to run inside it.
 site: $(VENV)/.installed
 	$(BIN)/mkdocs build --quiet
+	$(BIN)/python hooks/paper.py site
 	$(BIN)/python -m whitenoise.compress --quiet --no-brotli site
 
 run: site translations

@@ -32,7 +32,8 @@ _SLOTS = {name: re.compile(rf"<!-- form-slot:{name} -->.*?<!-- /form-slot -->", 
 
 def _file_headers(headers, path: str, url: str) -> None:
     # Pages are revalidated on every visit (a 304 when unchanged); assets are cached (see above).
-    if path.endswith(".html") or url.endswith("/"):
+    # So is each language's service worker (hooks/offline.py): a new build must reach phones at once.
+    if path.endswith(".html") or url.endswith("/") or url.endswith("/sw.js"):
         headers["Cache-Control"] = "no-cache"
     security.static_file_headers(headers, path, url)
 

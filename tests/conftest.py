@@ -75,6 +75,10 @@ def built_site(tmp_path_factory) -> Path:
         timeout=300,
     )
     assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr}"
+    # The PDFs are a step of their own after the build, as in `make site` (see hooks/paper.py).
+    result = subprocess.run([sys.executable, "hooks/paper.py", str(out)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, f"hooks/paper.py failed:\n{result.stderr}"
     return out
 
 

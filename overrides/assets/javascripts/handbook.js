@@ -4,7 +4,10 @@
 // - a long form keeps a draft in the browser while it is typed, restored after a reload or a lost
 //   connection and cleared once the service has accepted the form;
 // - "Was this page helpful?" sends its answer without leaving the page;
-// - the printable agreement gets a print button.
+// - the printable agreement gets a print button;
+// - a form page says when the phone is offline that the form cannot be sent now, and keeps the draft;
+// - after the page has loaded, the language's service worker (hooks/offline.py) is registered, so
+//   the handbook works offline from the next page on.
 (function () {
   "use strict";
 
@@ -15,7 +18,11 @@
       restored: "Vi har fylt inn det du skrev tidligere på denne enheten.",
       restart: "Tøm skjemaet",
       thanks: "Takk for tilbakemeldingen!",
-      failed: "Tilbakemeldingen ble ikke sendt. Prøv igjen senere."
+      failed: "Tilbakemeldingen ble ikke sendt. Prøv igjen senere.",
+      offline: "Du er ikke koblet til nettet, så skjemaet kan ikke sendes nå.",
+      keptlocal: "Det du skriver, blir tatt vare på på denne enheten, og du kan sende skjemaet når du har nett igjen.",
+      keptsession: "Det du skriver, blir tatt vare på på denne enheten så lenge denne fanen er åpen, og du kan sende skjemaet når du har nett igjen.",
+      keptnone: "Du kan sende skjemaet når du har nett igjen."
     },
     en: {
       left: function (n) { return "You have " + n + " characters remaining"; },
@@ -23,7 +30,11 @@
       restored: "We have filled in what you wrote earlier on this device.",
       restart: "Clear the form",
       thanks: "Thank you for your feedback!",
-      failed: "The feedback was not sent. Please try again later."
+      failed: "The feedback was not sent. Please try again later.",
+      offline: "You are offline, so the form cannot be sent now.",
+      keptlocal: "What you write is kept on this device, and you can send the form when you are back online.",
+      keptsession: "What you write is kept on this device while this tab stays open, and you can send the form when you are back online.",
+      keptnone: "You can send the form when you are back online."
     },
     da: {
       left: function (n) { return "Du har " + n + " tegn tilbage"; },
@@ -31,7 +42,11 @@
       restored: "Vi har udfyldt det, du skrev tidligere på denne enhed.",
       restart: "Ryd skemaet",
       thanks: "Tak for din feedback!",
-      failed: "Din feedback blev ikke sendt. Prøv igen senere."
+      failed: "Din feedback blev ikke sendt. Prøv igen senere.",
+      offline: "Du er ikke på nettet, så skemaet kan ikke sendes nu.",
+      keptlocal: "Det, du skriver, gemmes på denne enhed, og du kan sende skemaet, når du er på nettet igen.",
+      keptsession: "Det, du skriver, gemmes på denne enhed, så længe denne fane er åben, og du kan sende skemaet, når du er på nettet igen.",
+      keptnone: "Du kan sende skemaet, når du er på nettet igen."
     }
   };
   var text = TEXT[document.documentElement.lang] || TEXT.nb;
@@ -216,10 +231,59 @@
     });
   }
 
+  // -- offline ------------------------------------------------------------------------------
+  // Offline, the service worker shows the form page from its cache. Sending it would only end on
+  // the browser's error page, so the send buttons wait, the notice says why, and the draft stays.
+  function wireOfflineForms() {
+    var forms = document.querySelectorAll("form.mh-form");
+    if (!forms.length) return;
+    var draft = document.querySelector("form[data-draft]");
+    var kind = draft ? draft.getAttribute("data-draft") : "none";
+    var notice = document.createElement("div");
+    notice.className = "mh-offline";
+    notice.setAttribute("role", "status");
+    notice.tabIndex = -1;
+    forms[0].insertAdjacentElement("beforebegin", notice);
+    function update() {
+      notice.hidden = navigator.onLine;
+      notice.innerHTML = "";
+      if (navigator.onLine) return;
+      [text.offline, text["kept" + kind] || text.keptnone].forEach(function (line) {
+        var p = document.createElement("p");
+        p.textContent = line;
+        notice.appendChild(p);
+      });
+    }
+    forms.forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (navigator.onLine) return;
+        event.preventDefault();
+        update();
+        notice.focus();
+      });
+    });
+    window.addEventListener("online", update);
+    window.addEventListener("offline", update);
+    update();
+  }
+
+  function registerServiceWorker() {
+    var manifest = document.querySelector("link[rel=manifest]");
+    if (!manifest || !("serviceWorker" in navigator)) return;
+    var worker = new URL("sw.js", manifest.href).href;
+    // The worker's scope is its folder: the language's home. It fetches the whole language, so it
+    // starts only once the page itself has loaded.
+    function register() { navigator.serviceWorker.register(worker).catch(function () {}); }
+    if (document.readyState === "complete") register();
+    else window.addEventListener("load", register);
+  }
+
   function init() {
     clearAcceptedDrafts();
     focusErrorSummary();
     wirePrintButtons();
+    wireOfflineForms();
+    registerServiceWorker();
     // The rest can wait until the page has been drawn and the browser is idle.
     var later = window.requestIdleCallback || function (task) { return setTimeout(task, 1); };
     later(function () {
