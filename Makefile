@@ -34,6 +34,7 @@ messages: $(VENV)/.installed
 
 # The PDFs (hooks/paper.py) are rendered after the build: WeasyPrint is too slow to run inside it.
 site: $(VENV)/.installed
+	@DEBIAN_PACKAGES="$(PDF_PACKAGES)" sh tools/system-packages.sh
 	$(BIN)/mkdocs build --quiet
 	$(BIN)/python hooks/paper.py site
 	$(BIN)/python -m whitenoise.compress --quiet --no-brotli site
@@ -41,7 +42,9 @@ site: $(VENV)/.installed
 run: site translations
 	PORT=$(PORT) $(BIN)/python -m forms_service
 
-# The system's programs the tests drive for real (Chromium, PostgreSQL, Redis, GnuPG, poppler).
+# The libraries WeasyPrint needs for the PDFs (`make site`), and the system's programs the tests
+# drive for real (`make test`): see tools/system-packages.sh.
+PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 libfontconfig1 libglib2.0-0 fonts-liberation
 system-packages:
 	@sh tools/system-packages.sh
 
