@@ -13,6 +13,7 @@ from . import (
     health,
     i18n,
     pages,
+    privacy,
     security,
     settings,
     storage,
@@ -31,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     for area in (agreement, concern, feedback):
         app.register_blueprint(security.limit_posts(area.bp))
     app.register_blueprint(health.bp)
+    app.register_blueprint(privacy.bp)
     cli.init_app(app)
     security.wrap_wsgi(app)
     return app

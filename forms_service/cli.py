@@ -30,6 +30,9 @@ def check_config():
     programmes = app.extensions["programmes"]
     click.echo(f"Instance folder: {app.instance_path}")
     click.echo(f"Time zone: {programmes.time_zone.key}")
+    organisation = programmes.organisation
+    click.echo(f"Organisation (privacy notice): {organisation.name} <{organisation.email}>" if organisation
+               else "Note: no [organisation] in the programmes file; the privacy notice names nobody.")
     for programme in programmes:
         click.echo(f"Programme {programme.id}: contact {programme.contact.email}, backup {programme.backup.email}, "
                    f"{len(programme.coordinators)} coordinator(s), digest {programme.digest}")

@@ -1,9 +1,11 @@
 """The built handbook: served as static files, and the page every service page is shown in.
 
 A form page is the handbook page MkDocs built at that URL, with the form put in place of the
-``<!-- form-slot:NAME -->`` block. Receipts, confirmations and error pages use the language's
-404 page as their frame, with their own text between ``<!-- page-content -->`` markers. Either
-way the reader sees the handbook's header, navigation, language switcher and search.
+``<!-- form-slot:NAME -->`` block. The privacy notice is served the same way, with the
+deployment's organisation and retention periods in its ``<!-- privacy-... -->`` blocks.
+Receipts, confirmations and error pages use the language's 404 page as their frame, with their
+own text between ``<!-- page-content -->`` markers. Either way the reader sees the handbook's
+header, navigation, language switcher and search.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ _CONTENT = re.compile(r"<!-- page-content -->.*?<!-- /page-content -->", re.S)
 
 
 _SLOTS = {name: re.compile(rf"<!-- form-slot:{name} -->.*?<!-- /form-slot -->", re.S) for name in FORM_PAGES}
+PRIVACY_PAGE = "privacy/index.html"
+PRIVACY_SLOTS = {name: re.compile(rf"<!-- {name} -->.*?<!-- /{name} -->", re.S)
+                 for name in ("privacy-controller", "privacy-retention")}
 
 
 def _file_headers(headers, path: str, url: str) -> None:
@@ -53,6 +58,12 @@ class Shell:
                         f"{self._path(language, f'forms/{name}/index.html')} has no "
                         f"<!-- form-slot:{name} --> block: rebuild the site with `make site`."
                     )
+            for name, slot in PRIVACY_SLOTS.items():
+                if not slot.search(self._read(language, PRIVACY_PAGE)):
+                    raise ConfigError(
+                        f"{self._path(language, PRIVACY_PAGE)} has no <!-- {name} --> block: "
+                        "rebuild the site with `make site`."
+                    )
 
     def _path(self, language: str, relative: str) -> Path:
         folder = self.site_dir if language == self.default else self.site_dir / language
@@ -73,6 +84,13 @@ class Shell:
     def form_page(self, language: str, name: str, content: str) -> str:
         """The built page of form ``name`` with ``content`` in place of its form slot."""
         return _SLOTS[name].sub(lambda _: str(content), self.form_template(language, name), count=1)
+
+    def privacy_page(self, language: str, slots: dict[str, str]) -> str:
+        """The built privacy notice with each named slot's fallback text replaced by its content."""
+        page = self._read(language, PRIVACY_PAGE)
+        for name, content in slots.items():
+            page = PRIVACY_SLOTS[name].sub(lambda _: f"<!-- {name} -->{content}<!-- /{name} -->", page, count=1)
+        return page
 
     def message_page(self, language: str, title: str, content: str) -> str:
         """A page in the handbook's frame with its own title and content."""
@@ -101,11 +119,11 @@ def init_app(app: Flask) -> None:
         immutable_file_test=lambda path, url: bool(_HASHED.search(url)),
         add_headers_function=_file_headers,
     )
-    # The form pages are the service's to answer, not the static files'.
+    # The form pages and the privacy notice are the service's to answer, not the static files'.
     for language in app.config["LANGUAGES"]:
         with app.app_context():
             prefix = i18n.prefix(language)
-        for name in FORM_PAGES:
-            static.files.pop(f"{prefix}forms/{name}/", None)
-            static.files.pop(f"{prefix}forms/{name}/index.html", None)
+        for folder in (*(f"forms/{name}/" for name in FORM_PAGES), "privacy/"):
+            static.files.pop(f"{prefix}{folder}", None)
+            static.files.pop(f"{prefix}{folder}index.html", None)
     app.wsgi_app = static

@@ -27,6 +27,15 @@ SAMPLE = """\
 # Time zone for deadlines, reminders and digests.
 time_zone = "Europe/Oslo"
 
+# Who is responsible for the data people send (the controller): named on the privacy notice
+# (/privacy/), which also tells people to write here to see, correct or delete their data.
+# Required unless the service runs in debug mode.
+[organisation]
+name = "Eksempelorganisasjonen"
+email = "personvern@example.org"
+address = "Eksempelgata 1, 0150 Oslo"   # optional
+phone = "+47 22 00 00 00"               # optional
+
 [[programme]]
 id = "example"                      # lower-case letters, digits and hyphens; appears in links
 name = { nb = "Eksempelprogrammet", en = "The example programme", da = "Eksempelprogrammet" }
@@ -63,6 +72,16 @@ class Person:
 
 
 @dataclass(frozen=True)
+class Organisation:
+    """The organisation that runs the deployment and is responsible for its data."""
+
+    name: str
+    email: str
+    address: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True)
 class Programme:
     id: str
     names: dict[str, str]
@@ -82,6 +101,7 @@ class Programme:
 class Programmes:
     time_zone: ZoneInfo
     by_id: dict[str, Programme]
+    organisation: Organisation | None = None
 
     def __iter__(self):
         return iter(self.by_id.values())
@@ -130,7 +150,30 @@ def load(path: Path) -> Programmes:
         if programme.id in programmes:
             raise ProgrammeConfigError(f"{where}: programme id {programme.id!r} is used twice")
         programmes[programme.id] = programme
-    return Programmes(time_zone=zone, by_id=programmes)
+    organisation = _organisation(raw["organisation"], where) if "organisation" in raw else None
+    return Programmes(time_zone=zone, by_id=programmes, organisation=organisation)
+
+
+def _organisation(value, where: str) -> Organisation:
+    where = f"{where}: [organisation]"
+    if not isinstance(value, dict):
+        raise ProgrammeConfigError(f"{where} must be a table with name and email")
+    name = value.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ProgrammeConfigError(f"{where}: organisation.name is missing: the organisation's name as people know it")
+    try:
+        email = validate_email(value.get("email") or "", check_deliverability=False).normalized
+    except (EmailNotValidError, TypeError) as error:
+        raise ProgrammeConfigError(
+            f"{where}: organisation.email {value.get('email')!r} is not valid: {error}"
+        ) from None
+    extra = {}
+    for key in ("address", "phone"):
+        text = value.get(key, "")
+        if not isinstance(text, str):
+            raise ProgrammeConfigError(f"{where}: organisation.{key} must be text in quotes, not {text!r}")
+        extra[key] = text.strip()
+    return Organisation(name=name.strip(), email=email, **extra)
 
 
 def _programme(entry: dict, where: str) -> Programme:

@@ -160,3 +160,9 @@ def _load_programmes(app: Flask, instance: Path) -> None:
     except programmes.ProgrammeConfigError as error:
         hint = "" if path.exists() else " (run once with FORMS_DEBUG=1 to write an example)"
         raise ConfigError(f"{error}{hint}") from None
+    if app.extensions["programmes"].organisation is None and not (app.debug or app.testing):
+        raise ConfigError(
+            f"{path}: no [organisation] table. The privacy notice must name who is responsible for "
+            "the data: add [organisation] with name and email (address and phone are optional); "
+            "the example written with FORMS_DEBUG=1 shows how."
+        )
