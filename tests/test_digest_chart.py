@@ -16,7 +16,6 @@ from forms_service.feedback import QUESTIONS
 pytestmark = pytest.mark.smtp
 
 NOW = datetime(2026, 11, 18, 9, tzinfo=timezone.utc)  # a Wednesday in ISO week 47
-QUESTIONS = ("relationship", "progress", "meetings", "support")
 
 
 def evaluation(store, created: datetime, relationship: int, progress: int = 4, programme: str = "example"):
