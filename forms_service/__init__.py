@@ -13,6 +13,7 @@ from . import (
     health,
     i18n,
     pages,
+    pgp,
     privacy,
     security,
     settings,
@@ -25,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings.instance_path(test_config))
     settings.load(app, test_config)
     storage.init_app(app)
+    pgp.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
     pages.init_app(app)

@@ -15,7 +15,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import feedback, mail, scheduler as scheduling
+from . import feedback, mail, pgp, scheduler as scheduling
 from .scheduler import job_context, run_forever
 from .storage import RecordNotFound, StatusConflict, StorageUnavailable, store, utcnow
 
@@ -36,6 +36,10 @@ def check_config():
     for programme in programmes:
         click.echo(f"Programme {programme.id}: contact {programme.contact.email}, backup {programme.backup.email}, "
                    f"{len(programme.coordinators)} coordinator(s), digest {programme.digest}")
+    key_problems = 0
+    for line, works in pgp.key_report(programmes, utcnow()):
+        click.echo(line, err=not works)
+        key_problems += not works
     transport = mail.transport()
     click.echo(f"Mail: {transport.describe()}, from {app.config['MAIL_FROM']}")
     try:
@@ -56,6 +60,9 @@ def check_config():
         click.echo("Scheduler: has not run yet (start it: `flask --app forms_service scheduler`)")
     if not app.config.get("ADMIN_EMAIL"):
         click.echo("Note: FORMS_ADMIN_EMAIL is not set, so nobody is told when an email cannot be delivered.")
+    if key_problems:
+        click.echo(f"Configuration has problems: {key_problems} key(s) cannot be used", err=True)
+        sys.exit(1)
     click.echo("Configuration OK")
 
 

@@ -8,7 +8,8 @@ email's link, which tells the reporter (no content) and starts the retention per
 is never deleted unread; its acknowledge link stops working when it is deleted.
 
 Nothing of a report's content is ever put in a URL, a log line or an error page; the receipt
-shows only the reference code.
+shows only the reference code. The acknowledge page shows the report to the contact person, in
+answer to its button only, until the report is deleted.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from flask import Blueprint, current_app, request
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 
-from . import faults, formkit, mail
+from . import concern_mail, faults, formkit, mail
 from .formkit import HandbookForm, labels, programmes, when
 from .i18n import current_language, localized_route
 from .links import LinkError, external_url, sign, unsign
@@ -123,7 +124,14 @@ def ack_link(record_id: str, role: str, language: str) -> str:
 
 
 class AcknowledgeForm(HandbookForm):
-    """Only a button: a POST, so that a mail scanner following the link acknowledges nothing."""
+    """Only a button: a POST, so that a mail scanner following the link acknowledges and sees nothing."""
+
+
+def _report(record) -> dict | None:
+    """The report as the contact person's emails show it, in the page's language."""
+    if programmes().get(record.programme) is None:
+        return None
+    return email_context(record, current_language())
 
 
 def _ack_problem(status: int, title, message):
@@ -140,12 +148,19 @@ def acknowledge(token: str):
                             _l("The link is not complete, or the report has been deleted after the retention "
                                "period. Open the link straight from the email."))
     reference = formkit.reference_code(record.id)
-    if record.status == Status.ACKNOWLEDGED:
-        return _ack_problem(410, _l("The report has already been read"),
-                            _l("Concern report %(reference)s was confirmed as read on %(when)s.",
-                               reference=reference, when=format_datetime(
-                                   datetime.fromisoformat(record.data["acknowledged_at"]), "medium")))
     form = AcknowledgeForm()
+    if record.status == Status.ACKNOWLEDGED:
+        # The page keeps showing the report (after a button press) until the report is deleted:
+        # where a programme keeps reports out of email, it is the only place to read them.
+        if request.method == "POST" and form.validate():
+            return formkit.render_message(_l("Concern report %(reference)s", reference=reference),
+                                          "concern/ack_done.html", reference=reference, again=True,
+                                          report=_report(record))
+        return formkit.render_message(
+            _l("The report has already been read"), "concern/ack_again.html", form=form, reference=reference,
+            status=400 if request.method == "POST" else 200,
+            message=_l("Concern report %(reference)s was confirmed as read on %(when)s.", reference=reference,
+                       when=format_datetime(datetime.fromisoformat(record.data["acknowledged_at"]), "medium")))
     status = 200
     if request.method == "POST":
         if form.validate():
@@ -162,7 +177,7 @@ def acknowledge(token: str):
                 return acknowledge(token)
             store().notify(mail.WAKE)
             return formkit.render_message(_l("Thank you: the report is marked as read"), "concern/ack_done.html",
-                                          reference=reference)
+                                          reference=reference, report=_report(record))
         status = 400
     return formkit.render_message(_l("Confirm that you have read the report"), "concern/ack.html",
                                   status=status, form=form, reference=reference)
@@ -212,11 +227,11 @@ def step(record, now: datetime) -> None:
         raise LookupError("the report's programme is no longer configured")
     if record.status == Status.NEW:
         contact = programme.contact
-        mail.queue("concern_report", contact, key=record.id, priority=mail.HIGH, now=now,
-                   recipient_name=contact.name,
-                   deadline=when(record.created + deadline(record, programme), contact.language),
-                   ack_url=ack_link(record.id, "contact", contact.language),
-                   **email_context(record, contact.language))
+        concern_mail.queue("concern_report", programme, contact, key=record.id, priority=mail.HIGH, now=now,
+                           recipient_name=contact.name,
+                           deadline=when(record.created + deadline(record, programme), contact.language),
+                           ack_url=ack_link(record.id, "contact", contact.language),
+                           **email_context(record, contact.language))
         reporter = _reporter(record)
         mail.queue("concern_receipt", reporter, key=record.id, now=now, recipient_name=reporter.name,
                    reference=formkit.reference_code(record.id), programme_id=record.programme,
@@ -236,10 +251,11 @@ def _remind(record, programme, now: datetime) -> None:
     sent = record.data.get("reminders", 0)
     if sent < MAX_REMINDERS:
         for role, person in (("contact", programme.contact), ("backup", programme.backup)):
-            mail.queue("concern_reminder", person, key=f"{record.id}:{sent + 1}", priority=mail.HIGH, now=now,
-                       recipient_name=person.name, contact_name=programme.contact.name,
-                       is_backup=role == "backup", ack_url=ack_link(record.id, role, person.language),
-                       **email_context(record, person.language))
+            concern_mail.queue("concern_reminder", programme, person, key=f"{record.id}:{sent + 1}",
+                               priority=mail.HIGH, now=now, recipient_name=person.name,
+                               contact_name=programme.contact.name, is_backup=role == "backup",
+                               ack_url=ack_link(record.id, role, person.language),
+                               **email_context(record, person.language))
         store().update(KIND, record.id, claim=record.claim, expect_status=Status.NOTIFIED, now=now,
                        due=record.created + deadline(record, programme) * (sent + 2),
                        data={"reminders": sent + 1, "reminded_at": now.isoformat()})

@@ -16,7 +16,7 @@ from wtforms.validators import AnyOf, InputRequired, Length, Optional, Regexp
 
 from flask_babel import force_locale
 
-from . import formkit, mail
+from . import digest_chart, formkit, mail
 from .formkit import HandbookForm, labels, programmes, when
 from .i18n import current_language, localized_route
 from .links import LinkError, sign, unsign
@@ -145,10 +145,12 @@ def digest(programme_id: str, now: datetime | None = None) -> int:
     page_feedback = store().list(PAGE_FEEDBACK, since=since, until=now)
     total = len(evaluations) + len(page_feedback)
     if total:
+        recent = digest_chart.recent_evaluations(programme_id, now)
         for coordinator in programme.coordinators:
             mail.queue("digest", coordinator, key=f"{programme_id}:{since.isoformat() if since else 'first'}", now=now,
                        programme_id=programme_id,
-                       recipient_name=coordinator.name, **_digest_context(programme, coordinator.language, evaluations, page_feedback, since))
+                       recipient_name=coordinator.name, **_digest_context(programme, coordinator.language, evaluations, page_feedback, since),
+                       **digest_chart.context(recent, QUESTIONS, programmes().time_zone, coordinator.language))
     if state:
         store().update(DIGEST_STATE, state.id, data={"until": now.isoformat()}, now=now)
     else:

@@ -39,7 +39,7 @@ from pathlib import Path
 from flask import current_app, render_template
 from flask_babel import force_locale
 
-from . import faults
+from . import faults, pgp
 from .programmes import Person
 from .storage import ClaimLost, Record, RecordNotFound, StatusConflict, StorageUnavailable, store, utcnow
 
@@ -91,23 +91,24 @@ def render(purpose: str, language: str, **context) -> tuple[str, str, str]:
 
 
 def queue(purpose: str, to: Person, *, key: str, priority: str = NORMAL, now: datetime | None = None,
-          **context) -> Record:
+          encrypt_to: pgp.PublicKey | None = None, **context) -> Record:
     """Render a message for one recipient in their language and put it in the outbox, once.
 
     ``key`` names the occasion (for example the record's id and which reminder this is): with
     the purpose and the recipient it makes the message's id, so a second call with the same
-    key stores nothing new and returns the message already queued.
+    key stores nothing new and returns the message already queued. With ``encrypt_to``, only
+    the PGP-encrypted body is stored (pgp.KeyUnusable when gpg refuses: nothing is stored).
     """
     now = now or utcnow()
     message_key = f"{purpose}\x00{to.email.lower()}\x00{key}"
     subject, text, html = render(purpose, to.language, **context)
+    body = pgp.seal(encrypt_to, text, html) if encrypt_to is not None else {"text": text, "html": html}
     record = store().add(KIND, key=message_key, language=to.language, programme=context.get("programme_id"),
                          status=Status.QUEUED, due=now, created=now, data={
                              "purpose": purpose,
                              "to": {"name": to.name, "email": to.email},
                              "subject": subject,
-                             "text": text,
-                             "html": html,
+                             **body,
                              "priority": priority,
                              "attempts": 0,
                              "last_error": None,
@@ -132,8 +133,11 @@ def build_message(record: Record, mail_from: str, now: datetime) -> EmailMessage
     message["Message-ID"] = message_id(record)
     if data.get("priority") == HIGH:
         message["Importance"] = "high"
-    message.set_content(data["text"])
-    message.add_alternative(data["html"], subtype="html")
+    if data.get("pgp"):
+        pgp.set_encrypted_body(message, data["pgp"])
+    else:
+        message.set_content(data["text"])
+        message.add_alternative(data["html"], subtype="html")
     return message
 
 
@@ -329,7 +333,7 @@ def _deliver_one(connection, record: Record, mail_from: str, now: datetime, coun
     # Sent: keep who, what and when, drop the body (it may hold a concern report).
     store().update(KIND, record.id, claim=record.claim, status=Status.SENT, due=None, now=now, data={
         "sent_at": now.isoformat(), "attempts": record.data["attempts"] + 1, "last_error": None,
-        "text": None, "html": None})
+        "text": None, "html": None, "pgp": None})
     counts["sent"] += 1
 
 

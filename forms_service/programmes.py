@@ -15,8 +15,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 
+from . import pgp
+
 FILE_NAME = "programmes.toml"
 LANGUAGES = ("nb", "en", "da")
+CONCERN_CONTENT = ("email", "link")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _DIGEST = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun|daily) ([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -42,6 +45,9 @@ name = { nb = "Eksempelprogrammet", en = "The example programme", da = "Eksempel
 concern_deadline_hours = 24         # a concern report must be acknowledged within this time
 urgent_concern_deadline_hours = 4   # ... or this, when the reporter marks it urgent
 digest = "mon 08:00"                # feedback digest: a weekday (mon..sun) or "daily", and a time
+# "email": concern emails carry the report (encrypted to a person's pgp_key when they have one);
+# "link": no email carries it, only the reference and a link to read it on the service's page.
+concern_content = "email"
 
 # Who receives concern reports, and in which language their emails are written.
 contact = { name = "Kari Kontakt", email = "kontakt@example.org", language = "nb" }
@@ -51,6 +57,10 @@ backup = { name = "Bjørn Backup", email = "backup@example.org", language = "nb"
 coordinators = [
   { name = "Kim Koordinator", email = "koordinator@example.org", language = "nb" },
 ]
+# Anyone above may have a public key: emails with a concern report to them are then encrypted
+# (PGP/MIME). Give the armoured key, or a file relative to this folder, e.g.
+#   contact = { name = "...", email = "...", language = "nb", pgp_key_file = "keys/kontakt.asc" }
+#   pgp_key = '''-----BEGIN PGP PUBLIC KEY BLOCK----- ... -----END PGP PUBLIC KEY BLOCK-----'''
 
 # How many days records are kept (concern reports count from their acknowledgement).
 [programme.retention_days]
@@ -69,6 +79,7 @@ class Person:
     name: str
     email: str
     language: str
+    pgp_key: pgp.PublicKey | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,7 @@ class Programme:
     concern_deadline_hours: float = 24
     urgent_concern_deadline_hours: float = 4
     digest: str = "mon 08:00"
+    concern_content: str = "email"
     retention_days: dict[str, int] = field(default_factory=dict)
 
     def name(self, language: str) -> str:
@@ -146,7 +158,7 @@ def load(path: Path) -> Programmes:
         raise ProgrammeConfigError(f"{where}: no [[programme]] is defined; add at least one")
     programmes: dict[str, Programme] = {}
     for number, entry in enumerate(entries, start=1):
-        programme = _programme(entry, f"{where}: programme {number}")
+        programme = _programme(entry, f"{where}: programme {number}", path.parent)
         if programme.id in programmes:
             raise ProgrammeConfigError(f"{where}: programme id {programme.id!r} is used twice")
         programmes[programme.id] = programme
@@ -176,7 +188,7 @@ def _organisation(value, where: str) -> Organisation:
     return Organisation(name=name.strip(), email=email, **extra)
 
 
-def _programme(entry: dict, where: str) -> Programme:
+def _programme(entry: dict, where: str, folder: Path) -> Programme:
     if not isinstance(entry, dict):
         raise ProgrammeConfigError(f"{where}: must be a table")
     programme_id = entry.get("id")
@@ -194,6 +206,9 @@ def _programme(entry: dict, where: str) -> Programme:
     digest = entry.get("digest", "mon 08:00")
     if not isinstance(digest, str) or not _DIGEST.match(digest):
         raise ProgrammeConfigError(f"{where}: digest must be like \"mon 08:00\" or \"daily 07:30\", not {digest!r}")
+    concern_content = entry.get("concern_content", "email")
+    if concern_content not in CONCERN_CONTENT:
+        raise ProgrammeConfigError(f"{where}: concern_content must be \"email\" or \"link\", not {concern_content!r}")
     retention = {**DEFAULT_RETENTION, **entry.get("retention_days", {})}
     for kind, days in retention.items():
         if not isinstance(days, int) or days < 1:
@@ -201,12 +216,13 @@ def _programme(entry: dict, where: str) -> Programme:
     return Programme(
         id=programme_id,
         names={lang: names[lang].strip() for lang in LANGUAGES},
-        contact=_person(entry.get("contact"), f"{where}: contact"),
-        backup=_person(entry.get("backup"), f"{where}: backup"),
-        coordinators=tuple(_person(p, f"{where}: coordinators[{i}]") for i, p in enumerate(coordinators)),
+        contact=_person(entry.get("contact"), f"{where}: contact", folder),
+        backup=_person(entry.get("backup"), f"{where}: backup", folder),
+        coordinators=tuple(_person(p, f"{where}: coordinators[{i}]", folder) for i, p in enumerate(coordinators)),
         concern_deadline_hours=_hours(entry, "concern_deadline_hours", 24, where),
         urgent_concern_deadline_hours=_hours(entry, "urgent_concern_deadline_hours", 4, where),
         digest=digest,
+        concern_content=concern_content,
         retention_days=retention,
     )
 
@@ -218,7 +234,7 @@ def _hours(entry: dict, key: str, default: float, where: str) -> float:
     return float(value)
 
 
-def _person(value, where: str) -> Person:
+def _person(value, where: str, folder: Path) -> Person:
     if not isinstance(value, dict):
         raise ProgrammeConfigError(f"{where} is missing: give name, email and language")
     name, email, language = value.get("name"), value.get("email"), value.get("language", "nb")
@@ -230,4 +246,29 @@ def _person(value, where: str) -> Person:
         raise ProgrammeConfigError(f"{where}: email {value.get('email')!r} is not valid: {error}") from None
     if language not in LANGUAGES:
         raise ProgrammeConfigError(f"{where}: language must be one of {', '.join(LANGUAGES)}, not {language!r}")
-    return Person(name=name.strip(), email=email, language=language)
+    return Person(name=name.strip(), email=email, language=language,
+                  pgp_key=_key(value, f"{where} ({name.strip()})", folder))
+
+
+def _key(value: dict, where: str, folder: Path) -> pgp.PublicKey | None:
+    """The person's public key, from ``pgp_key`` (armoured text) or ``pgp_key_file``, checked by gpg."""
+    text, file = value.get("pgp_key"), value.get("pgp_key_file")
+    if text is not None and file is not None:
+        raise ProgrammeConfigError(f"{where}: give pgp_key or pgp_key_file, not both")
+    if file is not None:
+        if not isinstance(file, str) or not file.strip():
+            raise ProgrammeConfigError(f"{where}: pgp_key_file must be a path relative to {folder}")
+        try:
+            text = (folder / file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ProgrammeConfigError(f"{where}: pgp_key_file {file!r} cannot be read: "
+                                       f"{getattr(error, 'strerror', None) or error}") from None
+        where = f"{where}: pgp_key_file {file!r}"
+    elif text is None:
+        return None
+    else:
+        where = f"{where}: pgp_key"
+    try:
+        return pgp.parse(text)
+    except pgp.KeyInvalid as error:
+        raise ProgrammeConfigError(f"{where} cannot be used: {error}") from None

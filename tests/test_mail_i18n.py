@@ -39,6 +39,8 @@ CONTEXT = {
     "concern_unread": {"created": "1. mars", "reminders": 3},
     "record_stuck": {"kind": "concern", "record_id": "id", "error": "LookupError"},
     "delivery_failed": {"failed_id": "id", "purpose_failed": "p", "recipient": "r", "reason": "x", "attempts": 6},
+    "key_problem": {"person_name": "Kari", "person_email": "k@example.org", "fingerprint": "ABCD",
+                    "key_problem": "expired", "key_expired": "1. mars"},
 }
 
 
