@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import logging
 import re
 
@@ -166,6 +167,7 @@ def init_app(app: Flask) -> None:
     # Without the store (Redis down), count in memory for a while rather than refuse every form.
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter.init_app(app)
+    app.before_request(_refuse_marked_bodies)
     app.before_request(_only_form_bodies)
     warning = per_worker_warning(app)
     if warning and not (app.debug or app.testing):
@@ -183,8 +185,55 @@ def init_app(app: Flask) -> None:
         return response
 
 
+class _BoundedChunkedBody:
+    """Reads a chunked request body (one without Content-Length) before the app does, up to
+    MAX_CONTENT_LENGTH: werkzeug would otherwise stop reading at the limit and hand the form a
+    silently cut-off body. A body over the limit is replaced by an empty one and marked, and the
+    app answers 413 (``_refuse_marked_bodies``). What lies beyond is drained up to DRAIN bytes so
+    that the client can read the answer rather than meet a reset connection."""
+
+    DRAIN = 1024 * 1024
+    TOO_LARGE = "forms_service.body_too_large"
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ, start_response):
+        if environ.get("CONTENT_LENGTH") in (None, "") and \
+                "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            stream = environ["wsgi.input"]
+            body = _read_up_to(stream, self.limit + 1)
+            if len(body) > self.limit:
+                environ[self.TOO_LARGE] = True
+                _read_up_to(stream, self.DRAIN)
+                body = b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return self.app(environ, start_response)
+
+
+def _read_up_to(stream, size: int) -> bytes:
+    chunks, left = [], size
+    while left > 0:
+        chunk = stream.read(min(left, 65536))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _refuse_marked_bodies():
+    if request.environ.get(_BoundedChunkedBody.TOO_LARGE):
+        abort(413)
+
+
 def wrap_wsgi(app: Flask) -> None:
-    """The outermost layers: HSTS for every HTTPS response, and the proxy's word on scheme and client."""
+    """The outermost layers: HSTS for every HTTPS response, the proxy's word on scheme and client,
+    and chunked bodies held to the size limit."""
+    app.wsgi_app = _BoundedChunkedBody(app.wsgi_app, int(app.config["MAX_CONTENT_LENGTH"]))
     app.wsgi_app = _HSTSForStatic(app.wsgi_app)
     proxies = int(app.config.get("PROXY_COUNT") or 0)
     if proxies:
