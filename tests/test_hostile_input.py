@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 from test_forms import AGREEMENT, CONCERN, EVALUATION, post
 from test_mail import later, run
 
-from forms_service import create_app, jobs, programmes
+from forms_service import create_app, programmes
+from forms_service import scheduler as jobs
 from forms_service.agreement import AgreementForm, ChangesForm, ConfirmForm, confirm_link
 from forms_service.concern import ConcernForm, ack_link
 from forms_service.feedback import EvaluationForm, PageFeedbackForm
@@ -277,7 +278,7 @@ def test_a_concern_report_with_the_honeypot_filled_is_kept_and_marked(app, clien
     assert record.data["likely_automated"] is True and "website" not in record.data
     from forms_service.formkit import reference_code
     assert reference_code(record.id) in receipt  # the reference is real: the report exists
-    run(app, jobs.tick, later(record, minutes=1))
+    run(app, jobs.run_due, later(record, minutes=1))
     mails = [p.read_text(encoding="utf-8", errors="replace") for p in (Path(app.instance_path) / "mail").glob("*.eml")]
     [report] = [m for m in mails if "kontakt@example.org" in m]
     from email import message_from_string
@@ -295,7 +296,7 @@ def test_the_acknowledgement_page_shows_the_report_and_reminders_do_not(app, cli
     post(client, "/forms/concern/", {**CONCERN, "observed": "A detail only the report holds."})
     [record] = store.list("concern")
     for hours in (1 / 60, 25, 49, 73):
-        run(app, jobs.tick, later(record, hours=hours))
+        run(app, jobs.run_due, later(record, hours=hours))
     mails = [p.read_bytes() for p in (Path(app.instance_path) / "mail").glob("*.eml")]
     with_detail = [m for m in mails if b"A detail only the report holds." in m]
     assert len(mails) == 2 + 2 * 3 and len(with_detail) == 1  # the report itself; the reminders carry none
