@@ -525,3 +525,19 @@ def test_the_development_server_hides_its_version_and_refuses_large_chunked_bodi
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_the_start_up_log_warns_when_each_worker_counts_alone(built_site, tmp_path, caplog, redis_url):
+    import logging
+
+    def start(**config):
+        instance = tmp_path / str(len(config))
+        instance.mkdir()
+        programmes.ensure_sample(instance)
+        with caplog.at_level(logging.WARNING, logger="forms_service"):
+            caplog.clear()
+            create_app({"SECRET_KEY": SECRET, "SITE_DIR": str(built_site), "INSTANCE_PATH": str(instance), **config})
+            return caplog.text
+
+    assert "by each worker process alone" in start()
+    assert "by each worker process alone" not in start(RATELIMIT_STORAGE_URI=redis_url)
