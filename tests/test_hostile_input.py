@@ -30,7 +30,7 @@ from test_mail import later, run
 
 from forms_service import create_app, programmes
 from forms_service import scheduler as jobs
-from forms_service.agreement import AgreementForm, ChangesForm, ConfirmForm, confirm_link
+from forms_service.agreement import AgreementForm, confirm_link
 from forms_service.concern import ConcernForm, ack_link
 from forms_service.feedback import EvaluationForm, PageFeedbackForm
 from forms_service.formkit import NOT_IN_TEXT, NOT_ONE_LINE, OneLine
