@@ -200,7 +200,9 @@ class _BoundedChunkedBody:
         self.limit = limit
 
     def __call__(self, environ, start_response):
-        if environ.get("CONTENT_LENGTH") in (None, "") and \
+        # Only when the server ends the stream at the last chunk (gunicorn, werkzeug): read raw,
+        # it could block; werkzeug then reads nothing anyway.
+        if environ.get("CONTENT_LENGTH") in (None, "") and environ.get("wsgi.input_terminated") and \
                 "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             stream = environ["wsgi.input"]
             body = _read_up_to(stream, self.limit + 1)
