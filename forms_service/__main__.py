@@ -7,11 +7,18 @@ runs the app under gunicorn instead (see the README).
 
 import os
 
-from werkzeug.serving import run_simple
+from werkzeug.serving import WSGIRequestHandler, run_simple
 
 from . import create_app, mail
 from .scheduler import start_in_background
 from .settings import ConfigError
+
+
+class QuietHandler(WSGIRequestHandler):
+    """werkzeug's request handler without its name and version in the Server header."""
+
+    def version_string(self) -> str:
+        return "mentor-handbook"
 
 
 def main() -> int:
@@ -30,7 +37,8 @@ def main() -> int:
         print(f"Email: {mail.transport().describe()}")
     print(f"The mentor handbook is at http://127.0.0.1:{port}/ (Ctrl+C stops it)")
     try:
-        run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False, use_debugger=False)
+        run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False, use_debugger=False,
+                   request_handler=QuietHandler)
     finally:
         scheduler.stop()
     return 0

@@ -7,7 +7,9 @@ connection and says precisely what is wrong.
 from __future__ import annotations
 
 import csv
+import io
 import json
+import re
 import sys
 from datetime import datetime
 
@@ -15,7 +17,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import feedback, mail, pgp, scheduler as scheduling
+from . import feedback, mail, pgp, security, scheduler as scheduling
 from .scheduler import job_context, run_forever
 from .storage import RecordNotFound, StatusConflict, StorageUnavailable, store, utcnow
 
@@ -58,6 +60,15 @@ def check_config():
                    f"{state['failed']} failed")
     else:
         click.echo("Scheduler: has not run yet (start it: `flask --app forms_service scheduler`)")
+    warning = security.per_worker_warning(app)
+    if warning:
+        click.echo(f"Note: {warning}")
+    else:
+        store_uri = re.sub(r"//[^@/]*@", "//***@", str(app.config["RATELIMIT_STORAGE_URI"]))  # no password
+        if not security.limiter.storage.check():
+            click.echo(f"Rate limit store: FAILED, {store_uri} does not answer", err=True)
+            sys.exit(1)
+        click.echo(f"Rate limit store: OK, {store_uri}, shared by every worker")
     if not app.config.get("ADMIN_EMAIL"):
         click.echo("Note: FORMS_ADMIN_EMAIL is not set, so nobody is told when an email cannot be delivered.")
     if key_problems:
@@ -118,18 +129,52 @@ def export(kind, programme, fmt, output):
     rows = [{"id": r.id, "language": r.language, "programme": r.programme, "created": r.created.isoformat(),
              "status": r.status, **{k: _flat(v) for k, v in r.data.items()}} for r in records]
     if fmt == "json":
-        json.dump([r.to_json() for r in records], output, ensure_ascii=False, indent=2)
-        output.write("\n")
+        # json escapes C0 controls itself; the rest a terminal could act on are escaped too (still JSON).
+        text = json.dumps([r.to_json() for r in records], ensure_ascii=False, indent=2)
+        output.write(_TERMINAL_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
     else:
         columns = list(dict.fromkeys(key for row in rows for key in row))
-        writer = csv.DictWriter(output, fieldnames=columns)
+        target = io.StringIO() if _is_terminal(output) else output
+        writer = csv.DictWriter(target, fieldnames=columns)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: spreadsheet_safe(value) for key, value in row.items()} for row in rows)
+        if target is not output:
+            output.write(terminal_safe(target.getvalue()))
     click.echo(f"{len(records)} {kind} record(s) exported", err=True)
 
 
 def _flat(value):
     return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+
+
+# OWASP's CSV injection rule: a spreadsheet reads a cell that starts with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# What a terminal may act on rather than show: control characters (but line breaks), the Unicode
+# line separators and the direction overrides.
+_TERMINAL_UNSAFE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def spreadsheet_safe(value):
+    """A cell a spreadsheet shows as text: a leading single quote before a formula's first character."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def terminal_safe(text: str) -> str:
+    """Text for a terminal: control characters written as escapes (``\\x1b``, ``\\u202e``), not acted on."""
+    def escape(match):
+        code = ord(match.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _TERMINAL_UNSAFE.sub(escape, text.replace("\r\n", "\n"))
+
+
+def _is_terminal(output) -> bool:
+    try:
+        return output.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 @click.command("purge")

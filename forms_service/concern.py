@@ -107,6 +107,10 @@ class ConcernForm(HandbookForm):
 
 def _store(form: ConcernForm) -> dict:
     answers = form.answers()
+    if form.caught_in_honeypot():
+        # Kept, not dropped: a browser's autofill can fill the hidden field for a real person.
+        # The contact person sees the mark and judges.
+        answers["likely_automated"] = True
     now = utcnow()
     record = store().add(KIND, language=current_language(), programme=answers.pop("programme"),
                          status=Status.NEW, data=answers, created=now, due=now)
@@ -115,12 +119,34 @@ def _store(form: ConcernForm) -> dict:
     return {"reference": formkit.reference_code(record.id)}
 
 
-formkit.add_form_views(bp, "concern", ConcernForm, _store, _l("Your report has been sent"))
+formkit.add_form_views(bp, "concern", ConcernForm, _store, _l("Your report has been sent"), keep_automated=True)
 
 
 def ack_link(record_id: str, role: str, language: str) -> str:
     """The link a contact person (role ``contact`` or ``backup``) acknowledges a report with."""
     return external_url("concern.acknowledge", language, token=sign("concern-ack", f"{record_id}:{role}"))
+
+
+def report_details(record) -> dict:
+    """A report's answers as the acknowledgement page shows them, labels in the reader's language."""
+    data = record.data
+
+    def label(options, value):
+        return next((str(choice.label) for choice in options if choice.value == value), "")
+
+    return {
+        "created": format_datetime(record.created, "medium"),
+        "urgency": label(URGENCY, data.get("urgency")),
+        "concerns": [label(CONCERNS, key) for key in data.get("concerns", []) if label(CONCERNS, key)],
+        "other": data.get("other"),
+        "observed": data.get("observed"),
+        "actions": data.get("actions"),
+        "mentee_knows": label(MENTEE_KNOWS, data.get("mentee_knows")),
+        "reporter_name": data.get("reporter_name"),
+        "reporter_email": data.get("reporter_email"),
+        "reporter_phone": data.get("reporter_phone"),
+        "likely_automated": bool(data.get("likely_automated")),
+    }
 
 
 class AcknowledgeForm(HandbookForm):
@@ -179,8 +205,9 @@ def acknowledge(token: str):
             return formkit.render_message(_l("Thank you: the report is marked as read"), "concern/ack_done.html",
                                           reference=reference, report=_report(record))
         status = 400
+    # The report itself is shown here, behind the signed link, so that reminders need not carry it.
     return formkit.render_message(_l("Confirm that you have read the report"), "concern/ack.html",
-                                  status=status, form=form, reference=reference)
+                                  status=status, form=form, reference=reference, report=report_details(record))
 
 
 # -- what the scheduler does with a report --------------------------------------------------------
@@ -212,6 +239,7 @@ def email_context(record, language: str) -> dict:
         "reporter_name": data.get("reporter_name"),
         "reporter_email": data.get("reporter_email"),
         "reporter_phone": data.get("reporter_phone"),
+        "likely_automated": bool(data.get("likely_automated")),
     }
 
 

@@ -1,7 +1,8 @@
 """Error pages in the reader's language and the handbook's frame; no form content in logs.
 
 Every error the service can meet gets its own page with a 4xx or 5xx status: an unknown page
-(404), a wrong method (405), a body over the size limit (413), too many posts (429), storage
+(404), a wrong method (405, with the methods it allows), a body over the size limit (413), a
+body that is not a form (415), too many posts (429), storage
 that cannot be written (503) and anything unexpected (500).
 """
 
@@ -12,7 +13,7 @@ import traceback
 
 from flask import Flask, request
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .formkit import render_message
 from .storage import StorageUnavailable
@@ -32,6 +33,9 @@ PAGES = {
     413: (_l("What you sent is too large"),
           _l("A form can hold at most 64 KB. Go back, shorten the longest answers and send it again: "
              "your answers are still in the form.")),
+    415: (_l("This is not a form the handbook can read"),
+          _l("The handbook's forms take only what a web browser sends from their pages. Open the form in the "
+             "handbook and send it from there.")),
     429: (_l("Too many forms from this address"),
           _l("To stop misuse, a limited number of forms can be sent from one address in a short time. Wait "
              "a minute and send it again: go back and your answers are still in the form.")),
@@ -45,9 +49,10 @@ PAGES = {
 }
 
 
-def error_page(status: int):
+def error_page(status: int, headers: dict | None = None):
     title, message = PAGES.get(status, PAGES[500])
-    return render_message(title, "errors/page.html", status=status, message=message)
+    page, status, own = render_message(title, "errors/page.html", status=status, message=message)
+    return page, status, {**own, **(headers or {})}
 
 
 def _log_exception(exc_info) -> None:
@@ -64,7 +69,10 @@ def init_app(app: Flask) -> None:
     def http_error(error: HTTPException):
         if error.code and error.code < 400:
             return error
-        return error_page(error.code or 500)
+        headers = {}
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            headers["Allow"] = ", ".join(error.valid_methods)
+        return error_page(error.code or 500, headers)
 
     @app.errorhandler(StorageUnavailable)
     def storage_unavailable(error):

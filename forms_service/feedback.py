@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, jsonify, request
 from flask_babel import lazy_gettext as _l
-from wtforms import StringField, TextAreaField
+from wtforms import StringField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional, Regexp
 
 from flask_babel import force_locale
@@ -71,13 +71,11 @@ class PageFeedbackForm(HandbookForm):
     class Meta:
         csrf = False
 
-    page = StringField(validators=[InputRequired(), Length(max=300), Regexp(r"^/(?!/)[\w\-/.]*$")])
-    rating = StringField(validators=[InputRequired(), AnyOf(["0", "1"])])
-    comment = TextAreaField(
-        _l("Anything you would like to add?"),
-        validators=[Optional(), Length(max=1000, message=_l("Use %(max)d characters or fewer", max=1000))],
-    )
-    token = StringField(validators=[Optional(), Length(max=100)])
+    page = StringField(validators=[InputRequired(), Length(max=300), formkit.OneLine(),
+                                   Regexp(r"^/(?!/)[\w\-/.]*\Z")], filters=[formkit.as_text])
+    rating = StringField(validators=[InputRequired(), AnyOf(["0", "1"])], filters=[formkit.as_text])
+    comment = formkit.long_text(_l("Anything you would like to add?"), max=1000)
+    token = StringField(validators=[Optional(), Length(max=100), formkit.OneLine()], filters=[formkit.as_text])
 
 
 def _store_evaluation(form: EvaluationForm) -> dict:

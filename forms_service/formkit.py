@@ -8,6 +8,7 @@ reader is sent on (303) to a receipt, so reloading the receipt never sends it tw
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from datetime import date, datetime
@@ -24,6 +25,7 @@ from flask import (
 from flask_babel import force_locale, format_date, format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 from wtforms import (
     DateField,
     EmailField,
@@ -35,7 +37,7 @@ from wtforms import (
     TelField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from . import i18n
@@ -46,10 +48,71 @@ LINE = 200
 TEXT = 2000
 
 
+# What a one-line field refuses: C0 and C1 controls (line breaks, tabs, NUL, ESC), the Unicode line
+# and paragraph separators, and the bidirectional embeddings, overrides and isolates that can make
+# a name read differently from what it is. Joiners (ZWJ, ZWNJ) stay: some names need them.
+NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# What a long-text field drops once its line breaks are normalised: the same, but for LF and tab.
+NOT_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def as_text(value) -> str:
+    """A field's value as text: missing becomes empty (form data is always text, see
+    ``HandbookForm.Meta.wrap_formdata``)."""
+    return value if isinstance(value, str) else ""
+
+
+def one_line_filter(value) -> str:
+    """Text without the spaces around it (what a paste brings along); ``OneLine`` checks the rest."""
+    return as_text(value).strip()
+
+
+def long_text_filter(value) -> str:
+    """Line breaks as LF (browsers send CR LF), Unicode line separators as LF, tabs kept, other
+    control characters dropped."""
+    text = as_text(value).replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\u2028", "\n").replace("\u2029", "\n")
+    return NOT_IN_TEXT.sub("", text)
+
+
+class OneLine:
+    """A one-line answer: no line breaks, no control characters, no direction overrides."""
+
+    field_flags = {}
+
+    def __init__(self, message=None):
+        self.message = message or _l("Use only letters, numbers, spaces and punctuation, on one line")
+
+    def __call__(self, form, field):
+        if NOT_ONE_LINE.search(as_text(field.data)):
+            raise ValidationError(self.message)
+
+
+class _FilePart(str):
+    """What a file part becomes in the form data: empty text, remembered as a file."""
+
+    __slots__ = ()
+
+
 class HandbookForm(FlaskForm):
     """A form with a honeypot: people never see ``website``; a bot that fills it is not stored."""
 
-    website = StringField(_l("Leave this field empty"), validators=[Optional(), Length(max=LINE)])
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            """The posted form fields, and nothing else: never a JSON body (the service answers
+            415 before a form is built; this keeps it so wherever a form is built), and a file
+            part only as an empty value that ``validate`` reports."""
+            if formdata is not None and not hasattr(formdata, "getlist"):  # flask_wtf's _Auto
+                if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+                    return None
+                data = MultiDict(request.form)
+                for name, _file in request.files.items(multi=True):
+                    data.add(name, _FilePart())
+                return data
+            return formdata
+
+    website = StringField(_l("Leave this field empty"), validators=[Optional(), Length(max=LINE)],
+                          filters=[as_text])
 
     def caught_in_honeypot(self) -> bool:
         return bool((self.website.raw_data or [""])[0])
@@ -57,6 +120,14 @@ class HandbookForm(FlaskForm):
     def csrf_failed(self) -> bool:
         token = getattr(self, "csrf_token", None)
         return bool(token is not None and token.errors)
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        for field in self:
+            if any(isinstance(value, _FilePart) for value in field.raw_data or ()):
+                field.errors = [_l("Type your answer here: this form cannot take files"), *field.errors]
+                valid = False
+        return valid
 
     def answers(self) -> dict:
         """The submitted values worth keeping, dates as ISO strings."""
@@ -93,32 +164,38 @@ def required(message) -> list:
 
 
 def text(label, *, missing=None, max=LINE, hint=None, autocomplete="off", too_long=None):
+    """A one-line answer of at most ``max`` characters."""
     validators = required(missing) if missing else [Optional()]
-    validators.append(Length(max=max, message=too_long or _l("Use %(max)d characters or fewer", max=max)))
-    return StringField(label, validators=validators, description=hint, render_kw={"autocomplete": autocomplete})
+    validators += [Length(max=max, message=too_long or _l("Use %(max)d characters or fewer", max=max)), OneLine()]
+    return StringField(label, validators=validators, filters=[one_line_filter], description=hint,
+                       render_kw={"autocomplete": autocomplete})
 
 
 def long_text(label, *, missing=None, max=TEXT, hint=None):
+    """Text of several lines, at most ``max`` characters once its line breaks are normalised."""
     validators = required(missing) if missing else [Optional()]
     validators.append(Length(max=max, message=_l("Use %(max)d characters or fewer", max=max)))
-    return TextAreaField(label, validators=validators, description=hint, render_kw={"rows": 4})
+    return TextAreaField(label, validators=validators, filters=[long_text_filter], description=hint,
+                         render_kw={"rows": 4})
 
 
 def email(label, *, missing=None, hint=None, autocomplete="email"):
     validators = required(missing) if missing else [Optional()]
     validators += [
         Length(max=LINE, message=_l("Use %(max)d characters or fewer", max=LINE)),
+        OneLine(_l("Enter an email address in the right format, like name@example.org")),
         Email(message=_l("Enter an email address in the right format, like name@example.org"),
               check_deliverability=False),
     ]
-    return EmailField(label, validators=validators, description=hint,
+    return EmailField(label, validators=validators, filters=[one_line_filter], description=hint,
                       render_kw={"autocomplete": autocomplete, "spellcheck": "false"})
 
 
 def phone(label, *, missing=None, hint=None):
     validators = required(missing) if missing else [Optional()]
-    validators.append(Length(max=30, message=_l("Use %(max)d characters or fewer", max=30)))
-    return TelField(label, validators=validators, description=hint, render_kw={"autocomplete": "tel"})
+    validators += [Length(max=30, message=_l("Use %(max)d characters or fewer", max=30)), OneLine()]
+    return TelField(label, validators=validators, filters=[one_line_filter], description=hint,
+                    render_kw={"autocomplete": "tel"})
 
 
 def date_field(label, *, missing, hint=None):
@@ -193,9 +270,11 @@ def render_message(title: str, template: str, status: int = 200, **context):
 
 
 def submit(name: str, template: str, form, store_it: Callable[[HandbookForm], dict], receipt_endpoint: str,
-           **context):
-    """Handle a POST: honeypot, validation, storing, then a 303 to the receipt."""
-    if form.caught_in_honeypot():
+           keep_automated: bool = False, **context):
+    """Handle a POST: honeypot, validation, storing, then a 303 to the receipt. A form with
+    ``keep_automated`` is checked and stored even with the honeypot filled (a browser's autofill
+    can fill it); ``store_it`` reads ``form.caught_in_honeypot()`` to mark the record."""
+    if form.caught_in_honeypot() and not keep_automated:
         session["receipt"] = {"form": name, "reference": fake_reference()}
         return redirect(url_for(receipt_endpoint), 303)
     if not form.validate():
@@ -212,7 +291,8 @@ def take_receipt(name: str) -> dict | None:
     return receipt
 
 
-def add_form_views(blueprint, name: str, form_class, store_it: Callable[[HandbookForm], dict], receipt_title):
+def add_form_views(blueprint, name: str, form_class, store_it: Callable[[HandbookForm], dict], receipt_title,
+                   keep_automated: bool = False):
     """The two views every form has, at ``/forms/NAME/`` in each language: the form's page (GET
     shows it, POST sends it) as endpoint ``form``, and its receipt at ``sent/`` as ``sent``."""
     template = f"{name}/form.html"
@@ -221,7 +301,7 @@ def add_form_views(blueprint, name: str, form_class, store_it: Callable[[Handboo
         form = form_class()
         set_programme_choices(form)
         if request.method == "POST":
-            return submit(name, template, form, store_it, f"{blueprint.name}.sent")
+            return submit(name, template, form, store_it, f"{blueprint.name}.sent", keep_automated)
         return render_form(name, template, form)
 
     def sent():

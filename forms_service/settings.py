@@ -30,8 +30,11 @@ DEFAULTS = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     # The service's pages are gzipped like the built site's files.
     "COMPRESS_ALGORITHM": "gzip",
-    # Posts from one address (Flask-Limiter syntax); storage is in memory unless set otherwise.
+    # Posts from one address to each form (Flask-Limiter syntax), and to the whole service (every
+    # post, and the confirmation and acknowledgement links; empty: the same figure). Counted in
+    # memory, by each worker alone, unless RATELIMIT_STORAGE_URI names a shared store (redis://).
     "FORM_RATE_LIMIT": "20 per minute; 200 per hour",
+    "SERVICE_RATE_LIMIT": "",
     "RATELIMIT_STORAGE_URI": "memory://",
     # How long the other party has to confirm an agreement.
     "AGREEMENT_CONFIRM_DAYS": 14,

@@ -77,11 +77,19 @@ def test_wrong_method(client):
 
 
 def test_honeypot_gets_a_normal_receipt_and_nothing_is_stored(client, store):
-    response = post(client, "/en/forms/concern/", {**CONCERN, "website": "http://spam.example"})
+    """An evaluation with the honeypot filled is dropped (a concern report is kept and marked:
+    see test_hostile_input.py)."""
+    response = post(client, "/en/forms/feedback/", {**EVALUATION, "website": "http://spam.example"})
     assert response.status_code == 303
     receipt = client.get(response.headers["Location"])
-    assert receipt.status_code == 200 and "reference code" in receipt.get_data(as_text=True)
-    assert store.count("concern") == 0
+    assert receipt.status_code == 200 and "Thank you" in receipt.get_data(as_text=True)
+    assert store.count("evaluation") == 0
+
+
+def test_wrong_method_names_the_allowed_ones(client):
+    response = client.put("/en/forms/concern/")
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
