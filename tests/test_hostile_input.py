@@ -292,7 +292,7 @@ def test_a_concern_report_with_the_honeypot_filled_is_kept_and_marked(app, clien
     assert post(client, "/forms/concern/", {**CONCERN, "observed": "", "website": "x"}).status_code == 422
 
 
-def test_the_acknowledgement_page_shows_the_report_and_reminders_do_not(app, client, store):
+def test_the_acknowledgement_page_shows_the_report_after_its_button_and_reminders_do_not(app, client, store):
     post(client, "/forms/concern/", {**CONCERN, "observed": "A detail only the report holds."})
     [record] = store.list("concern")
     for hours in (1 / 60, 25, 49, 73):
@@ -302,7 +302,8 @@ def test_the_acknowledgement_page_shows_the_report_and_reminders_do_not(app, cli
     assert len(mails) == 2 + 2 * 3 and len(with_detail) == 1  # the report itself; the reminders carry none
     with app.test_request_context():
         ack = re.sub(r"^https?://[^/]+", "", ack_link(record.id, "backup", "en"))
-    page = client.get(ack).get_data(as_text=True)
+    assert "A detail only the report holds." not in client.get(ack).get_data(as_text=True), "never on a GET"
+    page = post(client, ack, {}).get_data(as_text=True)
     assert "A detail only the report holds." in page and "Ola Nordmann" in page
 
 
