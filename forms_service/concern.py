@@ -127,28 +127,6 @@ def ack_link(record_id: str, role: str, language: str) -> str:
     return external_url("concern.acknowledge", language, token=sign("concern-ack", f"{record_id}:{role}"))
 
 
-def report_details(record) -> dict:
-    """A report's answers as the acknowledgement page shows them, labels in the reader's language."""
-    data = record.data
-
-    def label(options, value):
-        return next((str(choice.label) for choice in options if choice.value == value), "")
-
-    return {
-        "created": format_datetime(record.created, "medium"),
-        "urgency": label(URGENCY, data.get("urgency")),
-        "concerns": [label(CONCERNS, key) for key in data.get("concerns", []) if label(CONCERNS, key)],
-        "other": data.get("other"),
-        "observed": data.get("observed"),
-        "actions": data.get("actions"),
-        "mentee_knows": label(MENTEE_KNOWS, data.get("mentee_knows")),
-        "reporter_name": data.get("reporter_name"),
-        "reporter_email": data.get("reporter_email"),
-        "reporter_phone": data.get("reporter_phone"),
-        "likely_automated": bool(data.get("likely_automated")),
-    }
-
-
 class AcknowledgeForm(HandbookForm):
     """Only a button: a POST, so that a mail scanner following the link acknowledges and sees nothing."""
 
@@ -205,9 +183,9 @@ def acknowledge(token: str):
             return formkit.render_message(_l("Thank you: the report is marked as read"), "concern/ack_done.html",
                                           reference=reference, report=_report(record))
         status = 400
-    # The report itself is shown here, behind the signed link, so that reminders need not carry it.
+    # The report is shown after the button, behind the signed link, so that reminders need not carry it.
     return formkit.render_message(_l("Confirm that you have read the report"), "concern/ack.html",
-                                  status=status, form=form, reference=reference, report=report_details(record))
+                                  status=status, form=form, reference=reference)
 
 
 # -- what the scheduler does with a report --------------------------------------------------------
