@@ -148,7 +148,7 @@ def test_evaluation_flow(browser, pixel5, live_server, live_app, language, javas
     with on_pixel5(browser, pixel5, javascript) as page:
         page.goto(live_server + language_prefix(language) + "forms/feedback/")
         question = page.locator("label[for=more_of]").inner_text().lower()
-        assert "mentor" not in question.replace("mentorskap", "").replace("mentorforløb", ""), question
+        assert not any(word in question for word in ("the mentor ", "mentoren ")), question
         fill(page, {**EVALUATION, "role": "mentor", "email": "not an address"})
         send(page)
         assert page.title().startswith(ERROR_WORD[language])
