@@ -12,7 +12,7 @@ from conftest import LANGUAGES, csrf_token, language_prefix
 from test_forms import CONCERN, post
 from test_mail import BACKUP, CONTACT, body, html_body, later, run
 
-from forms_service import jobs
+from forms_service import scheduler as jobs
 
 # Norwegian, English and Danish dates as Babel writes them, to the minute, with the zone.
 MINUTE_WITH_ZONE = re.compile(r"\d{1,2}[:.]\d{2}(\s[AP]M)? CES?T\b")
@@ -79,7 +79,7 @@ def test_the_receipt_names_the_contact_person_and_the_deadline_of_the_urgency(cl
 def test_the_contact_persons_email_leads_with_what_matters(app, client, store, smtp):
     post(client, "/forms/concern/", {**CONCERN, "urgency": "urgent"})
     [record] = store.list("concern")
-    run(app, jobs.tick, later(record, seconds=30))
+    run(app, jobs.run_due, later(record, seconds=30))
     [report] = smtp.to(CONTACT)
     assert str(report["Subject"]).startswith("HASTER")
     page = BeautifulSoup(html_body(report), "html.parser")
@@ -94,7 +94,7 @@ def test_the_contact_persons_email_leads_with_what_matters(app, client, store, s
     assert plain.index(CONCERN["mentee_name"]) < plain.index("/forms/concern/ack/")
     assert MINUTE_WITH_ZONE.search(plain) and not WITH_SECONDS.search(plain), plain
 
-    run(app, jobs.tick, later(record, hours=4, minutes=1))
+    run(app, jobs.run_due, later(record, hours=4, minutes=1))
     [reminder] = smtp.to(BACKUP)
     assert str(reminder["Subject"]).startswith("HASTER"), "the urgent marker stays in reminders"
     assert MINUTE_WITH_ZONE.search(body(reminder)) and not WITH_SECONDS.search(body(reminder))
