@@ -246,7 +246,8 @@ def step(record, now: datetime) -> None:
         reporter = _reporter(record)
         mail.queue("concern_receipt", reporter, key=record.id, now=now, recipient_name=reporter.name,
                    reference=formkit.reference_code(record.id), programme_id=record.programme,
-                   programme_name=programme.name(record.language))
+                   programme_name=programme.name(record.language), contact_name=contact.name,
+                   deadline=when(record.created + deadline(record, programme), record.language))
         faults.point("concern-queued")
         store().update(KIND, record.id, claim=record.claim, expect_status=Status.NEW, status=Status.NOTIFIED,
                        due=record.created + deadline(record, programme), now=now,

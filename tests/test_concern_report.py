@@ -94,6 +94,10 @@ def test_the_contact_persons_email_leads_with_what_matters(app, client, store, s
     assert plain.index(CONCERN["mentee_name"]) < plain.index("/forms/concern/ack/")
     assert MINUTE_WITH_ZONE.search(plain) and not WITH_SECONDS.search(plain), plain
 
+    [receipt] = smtp.to(CONCERN["reporter_email"])
+    assert "Kari Kontakt" in body(receipt) and MINUTE_WITH_ZONE.search(body(receipt)), "who reads it, and by when"
+    assert "within a day" not in body(receipt) and "innen et døgn" not in body(receipt)
+
     run(app, jobs.run_due, later(record, hours=4, minutes=1))
     [reminder] = smtp.to(BACKUP)
     assert str(reminder["Subject"]).startswith("HASTER"), "the urgent marker stays in reminders"
