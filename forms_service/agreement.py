@@ -58,10 +58,12 @@ class AgreementForm(HandbookForm):
                                missing=_l("Choose whether you are the mentor or the mentee"))
     mentor_name = formkit.text(_l("Mentor's full name"), missing=_l("Enter the mentor's full name"), max=formkit.SHORT)
     mentor_email = formkit.email(_l("Mentor's email address"), missing=_l("Enter the mentor's email address"),
-                                 autocomplete="off")
+                                 autocomplete="off", wrong=_l("Enter the mentor's email address in the right format, "
+                                                              "like name@example.org"))
     mentee_name = formkit.text(_l("Mentee's full name"), missing=_l("Enter the mentee's full name"), max=formkit.SHORT)
     mentee_email = formkit.email(_l("Mentee's email address"), missing=_l("Enter the mentee's email address"),
-                                 autocomplete="off")
+                                 autocomplete="off", wrong=_l("Enter the mentee's email address in the right format, "
+                                                              "like name@example.org"))
     start_date = formkit.date_field(_l("Start date"), missing=_l("Enter the start date"))
     end_date = formkit.date_field(_l("End date"), missing=_l("Enter the end date"))
     goals = formkit.long_text(_l("The mentee's goals"), missing=_l("Describe the mentee's goals"),

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from flask import Blueprint, current_app, request
-from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 
 from . import concern_mail, faults, formkit, mail
@@ -61,6 +60,10 @@ MENTEE_KNOWS = formkit.options(
 
 class ConcernForm(HandbookForm):
     programme = formkit.programme_field()
+    mentee_name = formkit.text(_l("The mentee's name"), missing=_l("Enter the name of the mentee the report is about"),
+                               max=formkit.SHORT)
+    workplace = formkit.text(_l("Workplace"), missing=_l("Enter the workplace where the mentee works"),
+                             max=formkit.LINE, hint=_l("The company or organisation, and the department if it helps."))
     concerns = formkit.checkboxes(
         _l("What are you concerned about?"),
         CONCERNS,
@@ -92,6 +95,7 @@ class ConcernForm(HandbookForm):
     reporter_name = formkit.text(_l("Your full name"), missing=_l("Enter your full name"),
                                  max=formkit.SHORT, autocomplete="name")
     reporter_email = formkit.email(_l("Your email address"), missing=_l("Enter your email address"),
+                                   wrong=_l("Enter your email address in the right format, like name@example.org"),
                                    hint=_l("The contact person may write to you, and you get a receipt here."))
     reporter_phone = formkit.phone(_l("Your phone number"),
                                    hint=_l("So that the contact person can call you back."))
@@ -116,7 +120,27 @@ def _store(form: ConcernForm) -> dict:
                          status=Status.NEW, data=answers, created=now, due=now)
     faults.point("concern-stored")
     store().notify(mail.WAKE)
-    return {"reference": formkit.reference_code(record.id)}
+    receipt = {"reference": formkit.reference_code(record.id)}
+    programme = programmes().get(record.programme)
+    if programme is not None:
+        # The receipt names who gets the report and by when they confirm it: the configured
+        # deadline for the urgency chosen, not a general promise.
+        receipt.update(contact=programme.contact.name, deadline=(record.created + deadline(record, programme)).isoformat())
+    return receipt
+
+
+@bp.app_template_filter("tel_href")
+def _tel_href(number: str) -> str:
+    """A ``tel:`` link for a phone number as typed: digits only, and a leading + kept."""
+    number = (number or "").strip()
+    digits = "".join(ch for ch in number if ch.isdigit())
+    return f"tel:{'+' if number.startswith('+') else ''}{digits}"
+
+
+@bp.app_template_filter("when")
+def _when_filter(value: str | datetime) -> str:
+    """A stored ISO time shown as "22. nov. 2026, 14:05 CET" in the page's language."""
+    return when(datetime.fromisoformat(value) if isinstance(value, str) else value, current_language())
 
 
 formkit.add_form_views(bp, "concern", ConcernForm, _store, _l("Your report has been sent"), keep_automated=True)
@@ -164,7 +188,7 @@ def acknowledge(token: str):
             _l("The report has already been read"), "concern/ack_again.html", form=form, reference=reference,
             status=400 if request.method == "POST" else 200,
             message=_l("Concern report %(reference)s was confirmed as read on %(when)s.", reference=reference,
-                       when=format_datetime(datetime.fromisoformat(record.data["acknowledged_at"]), "medium")))
+                       when=when(datetime.fromisoformat(record.data["acknowledged_at"]), current_language())))
     status = 200
     if request.method == "POST":
         if form.validate():
@@ -210,6 +234,8 @@ def email_context(record, language: str) -> dict:
         "urgent": data.get("urgency") == "urgent",
         "urgency": labels(URGENCY, language).get(data.get("urgency"), ""),
         "concerns": [concerns[key] for key in data.get("concerns", []) if key in concerns],
+        "mentee_name": data.get("mentee_name"),
+        "workplace": data.get("workplace"),
         "other": data.get("other"),
         "observed": data.get("observed"),
         "actions": data.get("actions"),
@@ -241,7 +267,8 @@ def step(record, now: datetime) -> None:
         reporter = _reporter(record)
         mail.queue("concern_receipt", reporter, key=record.id, now=now, recipient_name=reporter.name,
                    reference=formkit.reference_code(record.id), programme_id=record.programme,
-                   programme_name=programme.name(record.language))
+                   programme_name=programme.name(record.language), contact_name=contact.name,
+                   deadline=when(record.created + deadline(record, programme), record.language))
         faults.point("concern-queued")
         store().update(KIND, record.id, claim=record.claim, expect_status=Status.NEW, status=Status.NOTIFIED,
                        due=record.created + deadline(record, programme), now=now,

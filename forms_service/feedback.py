@@ -58,10 +58,11 @@ class EvaluationForm(HandbookForm):
     meetings = rating(QUESTIONS["meetings"])
     support = rating(QUESTIONS["support"])
     useful = formkit.long_text(_l("What has been most useful so far?"))
-    more_of = formkit.long_text(_l("What should the mentor do more of?"))
+    more_of = formkit.long_text(_l("What should there be more of in the mentoring?"))
     next_focus = formkit.long_text(_l("What should you work on next?"))
     name = formkit.text(_l("Your name"), max=formkit.SHORT, autocomplete="name")
-    email = formkit.email(_l("Your email address"), hint=_l("Only if you would like an answer."))
+    email = formkit.email(_l("Your email address"), hint=_l("Only if you would like an answer."),
+                          wrong=_l("Enter your email address in the right format, like name@example.org"))
 
 
 class PageFeedbackForm(HandbookForm):

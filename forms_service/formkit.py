@@ -8,8 +8,10 @@ reader is sent on (303) to a receipt, so reloading the receipt never sends it tw
 
 from __future__ import annotations
 
+import html
 import re
 import secrets
+import time
 from collections.abc import Callable
 from datetime import date, datetime
 
@@ -22,7 +24,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import force_locale, format_date, format_datetime
+from flask_babel import force_locale, format_date
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
@@ -40,9 +42,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from . import i18n
+from . import i18n, timefmt
 from .pages import shell
 
+_TITLE = re.compile(r"<title>(.*?)</title>", re.S)
+RECEIPT_SECONDS = 15 * 60
 SHORT = 100
 LINE = 200
 TEXT = 2000
@@ -179,12 +183,14 @@ def long_text(label, *, missing=None, max=TEXT, hint=None):
                          render_kw={"rows": 4})
 
 
-def email(label, *, missing=None, hint=None, autocomplete="email"):
+def email(label, *, missing=None, hint=None, autocomplete="email", wrong=None):
+    """An email address; ``wrong`` names the field in the message about a malformed address, so
+    that the error summary says which of several email fields to correct."""
     validators = required(missing) if missing else [Optional()]
     validators += [
         Length(max=LINE, message=_l("Use %(max)d characters or fewer", max=LINE)),
         OneLine(_l("Enter an email address in the right format, like name@example.org")),
-        Email(message=_l("Enter an email address in the right format, like name@example.org"),
+        Email(message=wrong or _l("Enter an email address in the right format, like name@example.org"),
               check_deliverability=False),
     ]
     return EmailField(label, validators=validators, filters=[one_line_filter], description=hint,
@@ -259,6 +265,9 @@ def render_form(name: str, template: str, form, status: int = 200, **context):
         status = 400
     content = render_template(template, form=form, **context)
     page = shell().form_page(i18n.current_language(), name, content)
+    if status >= 400:
+        # As on GOV.UK: a screen reader says first that the page came back with errors.
+        page = _TITLE.sub(lambda m: f"<title>{html.escape(str(_l('Error:')))} {m.group(1)}</title>", page, count=1)
     return page, status, {"Cache-Control": "no-store"}
 
 
@@ -266,7 +275,29 @@ def render_message(title: str, template: str, status: int = 200, **context):
     """A page of the service (receipt, confirmation, error) in the handbook's frame."""
     content = render_template(template, title=title, **context)
     page = shell().message_page(i18n.current_language(), str(title), content)
-    return page, status, {"Cache-Control": "no-store"}
+    return _switch_to_this_page(page), status, {"Cache-Control": "no-store"}
+
+
+_ALTERNATE_LINK = re.compile(r'\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*">')
+_LANGUAGE_LINK = re.compile(r'(<a href=")[^"]*(" hreflang="([\w-]+)")')
+
+
+def _switch_to_this_page(page: str) -> str:
+    """Point the language switcher of a service page at this same page in each language.
+
+    The frame is the 404 page, whose switcher leads wherever the build last left it. Its
+    hreflang alternates go too: Material's switcher follows them to a sitemap of handbook pages,
+    and a service page is not one."""
+    here = i18n.prefix(i18n.current_language())
+    rest = request.path[len(here):] if request.path.startswith(here) else request.path.lstrip("/")
+
+    def link(match: re.Match) -> str:
+        language = match.group(3)
+        if language not in current_app.config["LANGUAGES"]:
+            return match.group(0)
+        return f"{match.group(1)}{html.escape(i18n.prefix(language) + rest)}{match.group(2)}"
+
+    return _LANGUAGE_LINK.sub(link, _ALTERNATE_LINK.sub("", page))
 
 
 def submit(name: str, template: str, form, store_it: Callable[[HandbookForm], dict], receipt_endpoint: str,
@@ -275,18 +306,21 @@ def submit(name: str, template: str, form, store_it: Callable[[HandbookForm], di
     ``keep_automated`` is checked and stored even with the honeypot filled (a browser's autofill
     can fill it); ``store_it`` reads ``form.caught_in_honeypot()`` to mark the record."""
     if form.caught_in_honeypot() and not keep_automated:
-        session["receipt"] = {"form": name, "reference": fake_reference()}
+        session["receipt"] = {"form": name, "reference": fake_reference(), "at": time.time()}
         return redirect(url_for(receipt_endpoint), 303)
     if not form.validate():
         return render_form(name, template, form, status=422, **context)
     receipt = store_it(form)
-    session["receipt"] = {"form": name, **receipt}
+    session["receipt"] = {"form": name, **receipt, "at": time.time()}
     return redirect(url_for(receipt_endpoint), 303)
 
 
 def take_receipt(name: str) -> dict | None:
-    receipt = session.pop("receipt", None)
-    if not receipt or receipt.get("form") != name:
+    """The receipt of the form last sent in this session, for RECEIPT_SECONDS: a reload or the
+    language switcher shows it again, a person picking up the device later does not."""
+    receipt = session.get("receipt")
+    if not receipt or receipt.get("form") != name or time.time() - receipt.get("at", 0) > RECEIPT_SECONDS:
+        session.pop("receipt", None)
         return None
     return receipt
 
@@ -323,9 +357,9 @@ def labels(choices, language: str) -> dict[str, str]:
 
 
 def when(moment: datetime, language: str) -> str:
-    """A date and time written out in ``language`` and the programmes' time zone."""
-    with force_locale(language):
-        return format_datetime(moment, "medium")
+    """A date and time written out in ``language`` and the programmes' time zone, to the minute
+    and with the zone ("22. nov. 2026, 14:05 CET")."""
+    return timefmt.when(moment, language)
 
 
 def day(value: str | date, language: str) -> str:

@@ -68,6 +68,7 @@ def on_template_context(context, template_name, config):
 
 def on_post_template(output_content, template_name, config):
     if template_name == "404.html":
+        output_content = _name_section_menus(output_content)
         _not_found_pages[_current_language(config)] = output_content
     return output_content
 
@@ -87,6 +88,7 @@ def on_post_page(output, page, config):
         return f'<link rel="alternate" href="{href}" hreflang="{match.group(2)}">'
 
     output = _ALTERNATE.sub(absolute, output)
+    output = _name_section_menus(output)
     if x_default:
         last = list(re.finditer(r'<link rel="alternate" href="[^"]*" hreflang="[^"]*">', output))[-1]
         output = (
@@ -95,6 +97,20 @@ def on_post_page(output, page, config):
             + output[last.end() :]
         )
     return output
+
+
+# A section with an index page (navigation.indexes) labels its menu by a toggle that holds only
+# an icon, so every such menu is a navigation landmark without a name (axe: landmark-unique).
+_SECTION_MENU = re.compile(
+    r'(<nav class="md-nav" data-md-level="\d+") aria-labelledby="[^"]*"( aria-expanded="\w+">\s*'
+    r'<label class="md-nav__title" for="[^"]*">\s*<span class="md-nav__icon md-icon"></span>\s*)([^<]+?)(\s*</label>)'
+)
+
+
+def _name_section_menus(output: str) -> str:
+    """Name each section's menu after the section's title."""
+    return _SECTION_MENU.sub(lambda m: f'{m.group(1)} aria-label="{m.group(3).strip()}"{m.group(2)}{m.group(3)}{m.group(4)}',
+                             output)
 
 
 @event_priority(-110)  # after mkdocs-static-i18n has built the other languages

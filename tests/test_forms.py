@@ -9,8 +9,12 @@ import pytest
 from bs4 import BeautifulSoup
 from conftest import LANGUAGES, csrf_token, language_prefix
 
+from forms_service import formkit
+
 CONCERN = {
     "programme": "example",
+    "mentee_name": "Ali Mentee",
+    "workplace": "Fjordbakeriet, the packing department",
     "concerns": ["bullying", "other"],
     "other": "Name-calling in the group chat",
     "urgency": "soon",
@@ -122,7 +126,11 @@ def test_valid_form_is_stored_once_with_its_values(client, store, language, name
     receipt = client.get(response.headers["Location"])
     assert receipt.status_code == 200
     assert page(receipt).html["lang"] == language
-    assert client.get(response.headers["Location"]).status_code == 303, "a receipt is shown once"
+    again = client.get(response.headers["Location"])
+    assert again.status_code == 200, "a reload shows the receipt again"
+    with client.session_transaction() as session:
+        session["receipt"] = {**session["receipt"], "at": session["receipt"]["at"] - formkit.RECEIPT_SECONDS - 1}
+    assert client.get(response.headers["Location"]).status_code == 303, "a receipt is not kept for later"
 
 
 def test_concern_receipt_shows_a_reference_and_none_of_the_content(client, store):

@@ -20,6 +20,8 @@ SECRETS = {
     "observed": "Tobias told me his stepfather hits him at home",
     "actions": "I gave him the school nurse's number",
     "other": "Gambling debts to a colleague",
+    "mentee_name": "Tobias Tangen",
+    "workplace": "Nordlys Bilverksted",
     "reporter_name": "Reidun Rapportør",
     "reporter_email": "reidun.rapportor@example.org",
     "reporter_phone": "+47 412 34 567",

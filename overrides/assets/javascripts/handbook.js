@@ -3,6 +3,7 @@
 // - long text fields count down the characters left;
 // - a long form keeps a draft in the browser while it is typed, restored after a reload or a lost
 //   connection and cleared once the service has accepted the form;
+// - a form whose send cannot reach the service stays on the page, with its answers, and says so;
 // - "Was this page helpful?" sends its answer without leaving the page;
 // - the printable agreement gets a print button;
 // - a form page says when the phone is offline that the form cannot be sent now, and keeps the draft;
@@ -22,7 +23,9 @@
       offline: "Du er ikke koblet til nettet, så skjemaet kan ikke sendes nå.",
       keptlocal: "Det du skriver, blir tatt vare på på denne enheten, og du kan sende skjemaet når du har nett igjen.",
       keptsession: "Det du skriver, blir tatt vare på på denne enheten så lenge denne fanen er åpen, og du kan sende skjemaet når du har nett igjen.",
-      keptnone: "Du kan sende skjemaet når du har nett igjen."
+      keptnone: "Du kan sende skjemaet når du har nett igjen.",
+      unreachable: "Skjemaet ble ikke sendt: vi får ikke kontakt med tjenesten. Svarene dine er tatt vare på her og på denne enheten. Send skjemaet igjen når du har nett.",
+      online: "Du har nett igjen. Du kan sende skjemaet nå."
     },
     en: {
       left: function (n) { return "You have " + n + " characters remaining"; },
@@ -34,7 +37,9 @@
       offline: "You are offline, so the form cannot be sent now.",
       keptlocal: "What you write is kept on this device, and you can send the form when you are back online.",
       keptsession: "What you write is kept on this device while this tab stays open, and you can send the form when you are back online.",
-      keptnone: "You can send the form when you are back online."
+      keptnone: "You can send the form when you are back online.",
+      unreachable: "The form was not sent: the service cannot be reached. Your answers are kept here and on this device. Send the form again when the connection is back.",
+      online: "The connection is back. You can send the form now."
     },
     da: {
       left: function (n) { return "Du har " + n + " tegn tilbage"; },
@@ -46,7 +51,9 @@
       offline: "Du er ikke på nettet, så skemaet kan ikke sendes nu.",
       keptlocal: "Det, du skriver, gemmes på denne enhed, og du kan sende skemaet, når du er på nettet igen.",
       keptsession: "Det, du skriver, gemmes på denne enhed, så længe denne fane er åben, og du kan sende skemaet, når du er på nettet igen.",
-      keptnone: "Du kan sende skemaet, når du er på nettet igen."
+      keptnone: "Du kan sende skemaet, når du er på nettet igen.",
+      unreachable: "Skemaet blev ikke sendt: der er ingen forbindelse til tjenesten. Dine svar er gemt her og på denne enhed. Send skemaet igen, når du er på nettet igen.",
+      online: "Forbindelsen er tilbage. Du kan sende skemaet nu."
     }
   };
   var text = TEXT[document.documentElement.lang] || TEXT.nb;
@@ -176,6 +183,59 @@
     });
   }
 
+  // -- sending without a connection -------------------------------------------------------
+  // A phone can be "online" and still not reach the service (a dead Wi-Fi, a tunnel). The browser
+  // would replace the page with its own error page, and Back may not bring the answers back. So a
+  // send is let through only once the service answers; wireOfflineForms handles a phone that
+  // knows it is offline.
+  function reachable(url) {
+    if (!navigator.onLine) return Promise.resolve(false);
+    var controller = window.AbortController ? new AbortController() : null;
+    var timer = controller && setTimeout(function () { controller.abort(); }, 8000);
+    return fetch(url, {
+      method: "HEAD", cache: "no-store", credentials: "same-origin", signal: controller && controller.signal
+    }).then(function () { return true; }, function () { return false; })
+      .then(function (ok) { clearTimeout(timer); return ok; });
+  }
+
+  function guardOfflineSends() {
+    document.querySelectorAll("form.mh-form").forEach(function (form) {
+      var status = document.createElement("p");
+      status.className = "mh-send-status";
+      status.setAttribute("aria-live", "assertive");
+      var button = form.querySelector("[type=submit]");
+      (button || form.lastElementChild).insertAdjacentElement("beforebegin", status);
+      var checked = false;
+      window.addEventListener("online", function () {
+        if (status.textContent) status.textContent = text.online;
+      });
+      form.addEventListener("submit", function (event) {
+        if (!navigator.onLine) return; // wireOfflineForms has stopped it and said why
+        if (checked) { checked = false; return; } // the service answered: send as usual
+        event.preventDefault();
+        var submitter = event.submitter;
+        form.dispatchEvent(new Event("change")); // keep the draft now
+        reachable(form.action || window.location.href).then(function (ok) {
+          if (!ok) {
+            status.textContent = "";
+            // A fresh text makes screen readers announce it again after a second try.
+            setTimeout(function () { status.textContent = text.unreachable; }, 50);
+            status.classList.add("mh-send-status--shown");
+            return;
+          }
+          status.textContent = "";
+          status.classList.remove("mh-send-status--shown");
+          checked = true;
+          if (form.requestSubmit) {
+            form.requestSubmit(submitter && submitter.form === form ? submitter : undefined);
+          } else {
+            form.submit();
+          }
+        });
+      });
+    });
+  }
+
   // -- page feedback ------------------------------------------------------------------------
   function sendFeedback(form) {
     return fetch(form.action, {
@@ -208,18 +268,30 @@
           fallback.elements.token.value = answer.token || "";
           fallback.classList.add("mh-page-feedback--comment");
         }).catch(function () {
-          if (note) note.textContent = text.failed;
+          if (note) note.textContent = navigator.onLine ? text.failed : text.offline;
         });
       });
     });
     fallback.addEventListener("submit", function (event) {
       event.preventDefault();
       sendFeedback(fallback).then(function () {
+        // One thank-you: the widget's note already said it once, so it gives way to this one.
+        widget.querySelectorAll(".md-feedback__note > *").forEach(function (note) { note.hidden = true; });
         var thanks = document.createElement("p");
         thanks.setAttribute("role", "status");
         thanks.textContent = text.thanks;
         fallback.replaceWith(thanks);
-      }).catch(function () { fallback.submit(); });
+      }).catch(function () {
+        if (navigator.onLine) {
+          fallback.submit();
+          return;
+        }
+        var status = fallback.querySelector(".mh-send-status") || document.createElement("p");
+        status.className = "mh-send-status mh-send-status--shown";
+        status.setAttribute("aria-live", "assertive");
+        status.textContent = text.offline;
+        fallback.querySelector("[type=submit]").insertAdjacentElement("beforebegin", status);
+      });
     });
   }
 
@@ -281,6 +353,7 @@
   function init() {
     clearAcceptedDrafts();
     focusErrorSummary();
+    guardOfflineSends();
     wirePrintButtons();
     wireOfflineForms();
     registerServiceWorker();
