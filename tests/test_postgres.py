@@ -245,6 +245,30 @@ def test_the_leader_lock_is_freed_at_once_when_its_holder_dies(database_url):
         holder.wait(timeout=10)
 
 
+def test_closing_the_store_lets_its_leader_go(database_url):
+    store, standby = PostgresStore(database_url), PostgresStore(database_url)
+    leader = store.leader("scheduler")
+    assert leader.try_acquire()
+    assert standby.leader("scheduler").try_acquire() is False
+    store.close()
+    assert leader.held() is False
+    assert standby.leader("scheduler").try_acquire()
+    standby.close()
+
+
+def test_a_nul_character_in_an_answer_is_stored_as_a_replacement_character(pg_app, database_url):
+    client = pg_app.test_client()
+    token = csrf_token(client, "/en/forms/concern/")
+    response = client.post("/en/forms/concern/", data={**CONCERN, "observed": "before\x00after",
+                                                      "csrf_token": token})
+    assert response.status_code == 303
+    store = pg_app.extensions["store"]
+    [record] = store.list("concern")
+    assert record.data["observed"] == "before\ufffdafter"
+    added = store.add("page_feedback", language="en", programme=None, status="new", data={"k\x00": ["\x00"]})
+    assert store.get("page_feedback", added.id) == added and added.data == {"k\ufffd": ["\ufffd"]}
+
+
 # -- moving a TinyDB deployment ---------------------------------------------------------------------
 
 STATUSES = {

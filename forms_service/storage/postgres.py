@@ -27,6 +27,7 @@ import socket
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -187,6 +188,7 @@ class PostgresStore:
         self._listening: set[str] = set()
         self._pending: dict[str, int] = {}
         self._listen_lock = threading.Lock()
+        self._leaders: weakref.WeakSet[AdvisoryLeader] = weakref.WeakSet()
 
     # -- connections -----------------------------------------------------------------------
 
@@ -240,8 +242,8 @@ class PostgresStore:
         now = created or utcnow()
         record = Record(
             id=key_id(kind, key) if key is not None else str(uuid.uuid4()),
-            kind=_checked_name(kind), language=language, programme=programme,
-            created=now, updated=now, status=status, data=data, due=due,
+            kind=_checked_name(kind), language=_clean(language), programme=_clean(programme),
+            created=now, updated=now, status=_clean(status), data=_clean(data), due=due,
         )
         with self._tx() as conn:
             inserted = conn.execute(
@@ -273,7 +275,8 @@ class PostgresStore:
             raise RecordNotFound(record_id)
         expected = [expect_status] if isinstance(expect_status, str) else \
             (list(expect_status) if expect_status is not None else None)
-        data = data or {}
+        data = _clean(data or {})
+        status = _clean(status)
         # One statement: the checks are in its WHERE, so nothing changes unless they all hold.
         # jsonb || replaces top-level keys exactly as the TinyDB backend's merge does.
         params = {
@@ -382,7 +385,9 @@ class PostgresStore:
                 with conn.cursor().copy(f"COPY import_batch ({COLUMNS}) FROM STDIN") as copy:
                     for record in batch:
                         _checked_name(record.kind)
-                        copy.write_row((*_row(record)[:-1], json.dumps(record.data, ensure_ascii=False)))
+                        row = _row(record.but(language=_clean(record.language), programme=_clean(record.programme),
+                                              status=_clean(record.status), data=_clean(record.data)))
+                        copy.write_row((*row[:-1], json.dumps(row[-1].obj, ensure_ascii=False)))
                 added += conn.execute(f"INSERT INTO records ({COLUMNS}) SELECT {COLUMNS} FROM import_batch"
                                       " ON CONFLICT (id) DO NOTHING").rowcount
         return added
@@ -403,7 +408,9 @@ class PostgresStore:
         return [f"Storage: PostgreSQL {server} at {where_is(self.url)}, schema version {version}"]
 
     def leader(self, name: str) -> AdvisoryLeader:
-        return AdvisoryLeader(self.url, _checked_name(name))
+        leader = AdvisoryLeader(self.url, _checked_name(name))
+        self._leaders.add(leader)
+        return leader
 
     def notify(self, channel: str) -> None:
         # Inside transaction() the notification goes out when the transaction commits.
@@ -458,6 +465,8 @@ class PostgresStore:
             self._pool = None
         with self._listen_lock:
             self._drop_listener()
+        for leader in list(self._leaders):
+            leader.release()
 
     # -- for benchmarks and operators --------------------------------------------------------
 
@@ -555,6 +564,18 @@ class AdvisoryLeader:
 
 
 # -- rows ------------------------------------------------------------------------------------------
+
+def _clean(value):
+    """``value`` with NUL characters replaced by U+FFFD: PostgreSQL's text and jsonb cannot hold
+    them, and in an answer one is never more than noise (a hostile or broken client)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
 
 def _row(record: Record) -> tuple:
     return (record.id, record.kind, record.language, record.programme, record.created, record.updated,
