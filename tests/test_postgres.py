@@ -205,7 +205,10 @@ def test_a_lost_database_gives_the_503_page_and_no_content_in_the_log(pg_app, po
 
     client = pg_app.test_client()
     token = csrf_token(client, "/en/forms/concern/")
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.json["storage"] == {"backend": "PostgresStore", "problems": 0}
     drop_database(postgres_server, database_url)  # every connection goes, and the database with them
+    assert client.get("/healthz").status_code == 503
     response = client.post("/en/forms/concern/", data={**CONCERN, "csrf_token": token})
     assert response.status_code == 503
     assert "The service cannot save right now" in response.get_data(as_text=True)

@@ -63,6 +63,7 @@ def add(records, kind="concern", *, status="new", programme="p", data=None, **kw
 
 def test_both_backends_implement_the_interface(records):
     assert isinstance(records, Store)
+    assert records.problems() == []
 
 
 def test_add_then_get_returns_the_same_record(records):

@@ -163,6 +163,10 @@ def schema_problem(url: str) -> str | None:
             version = schema_version(conn)
     except StorageUnavailable as error:
         return f"{where_is(url)}: {error}"
+    return _version_problem(url, version)
+
+
+def _version_problem(url: str, version: int) -> str | None:
     if version < SCHEMA_VERSION:
         state = "has no schema" if version == 0 else f"has schema version {version}, this service needs {SCHEMA_VERSION}"
         return f"The database {where_is(url)} {state}: {UPGRADE_HINT}"
@@ -393,7 +397,10 @@ class PostgresStore:
         return added
 
     def problems(self) -> list[str]:
-        problem = schema_problem(self.url)
+        """A schema that does not fit this code; raises StorageUnavailable when the database
+        cannot be reached (so /healthz answers 503 and the load balancer looks elsewhere)."""
+        with self._tx() as conn:
+            problem = _version_problem(self.url, schema_version(conn))
         return [problem] if problem else []
 
     def describe(self) -> list[str]:
