@@ -219,10 +219,18 @@ class PostgresStore:
             yield conn
 
     @contextmanager
-    def _tx(self) -> Iterator[psycopg.Connection]:
-        """One transaction (a savepoint inside ``transaction()``), with connection errors mapped."""
-        with _unavailable(), self._conn() as conn, conn.transaction():
-            yield conn
+    def _tx(self, *, atomic: bool = False) -> Iterator[psycopg.Connection]:
+        """A connection for one call, with connection errors mapped. Inside ``transaction()`` the
+        call is a savepoint (a failed call undoes only itself); outside, a call of one statement
+        runs in autocommit, which is its own transaction without a BEGIN and COMMIT round trip,
+        and ``atomic`` calls of several statements get a transaction of their own."""
+        current = _current.get()
+        with _unavailable(), self._conn() as conn:
+            if atomic or (current is not None and current[0] is self):
+                with conn.transaction():
+                    yield conn
+            else:
+                yield conn
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -383,7 +391,7 @@ class PostgresStore:
         records = list(records)
         for start in range(0, len(records), _IMPORT_BATCH):
             batch = records[start:start + _IMPORT_BATCH]
-            with self._tx() as conn:
+            with self._tx(atomic=True) as conn:
                 conn.execute("CREATE TEMPORARY TABLE IF NOT EXISTS import_batch"
                              " (LIKE records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
                 with conn.cursor().copy(f"COPY import_batch ({COLUMNS}) FROM STDIN") as copy:
