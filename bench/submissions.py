@@ -16,8 +16,8 @@ run also measures PostgreSQL beside TinyDB:
 * the posts spread over two gunicorn instances (2 workers each) with 0, 10,000 and 100,000
   records stored, for both backends (TinyDB: both instances on one instance folder; PostgreSQL:
   each its own instance folder, one database); target: p95 <= 50 ms at 100,000;
-* the minute run's cost (finding what is due: ``claim`` on every kind, with nothing due) with
-  1,000 and 100,000 records stored; target: flat, cost at 100,000 <= 1.5 x cost at 1,000.
+* the minute run's cost (``scheduler.run_due`` with nothing due) with 1,000 and 100,000 records
+  stored; target: flat, cost at 100,000 <= 1.5 x cost at 1,000.
 
 Every loop is bounded in count and in time.
 """
@@ -307,25 +307,25 @@ def spread_load(backends: list[Backend], clients: int, per_client: int, levels: 
 
 
 def minute_run_cost(backends: list[Backend], levels: list[int], rounds: int) -> None:
-    """What a minute run pays to find what is due when nothing is: a claim on every kind."""
-    from datetime import timedelta
+    """What the scheduler's run (``scheduler.run_due``) costs when nothing is due."""
+    from forms_service import create_app, scheduler
 
-    print(f"\nminute run (claim on {len(KINDS)} kinds, nothing due), median of {rounds}:")
+    print(f"\nminute run (scheduler.run_due, nothing due, records of {len(KINDS)} kinds stored), median of {rounds}:")
     for backend in backends:
         medians = {}
         for stored in levels:
             with tempfile.TemporaryDirectory(dir=WORK) as tmp:
                 instance = Path(tmp) / "instance"
                 backend.fill(instance, stored, KINDS)
-                store = backend.open(instance)
+                app = create_app({"TESTING": True, "SECRET_KEY": SECRET, "INSTANCE_PATH": str(instance),
+                                  "SITE_DIR": str(ROOT / "site"), "DATABASE_URL": backend.database_url})
                 times = []
-                for _ in range(rounds):
-                    start = time.perf_counter()
-                    now = datetime.now(timezone.utc)
-                    for kind in KINDS:
-                        assert store.claim(kind, due_before=now, lease=timedelta(minutes=5), limit=100) == []
-                    times.append(time.perf_counter() - start)
-                store.close()
+                with scheduler.job_context(app):
+                    for _ in range(rounds):
+                        start = time.perf_counter()
+                        scheduler.run_due()
+                        times.append(time.perf_counter() - start)
+                app.extensions["store"].close()
             medians[stored] = statistics.median(times) * 1000
             print(f"  {backend.name:10} {stored:>7,} stored: {medians[stored]:7.2f} ms   "
                   f"p95 {percentile(times, 95) * 1000:7.2f} ms")
@@ -365,6 +365,7 @@ def main() -> int:
                         help="records stored for the two-instance runs")
     parser.add_argument("--minute-levels", type=int, nargs="*", default=[1_000, 100_000])
     parser.add_argument("--minute-rounds", type=int, default=50)
+    parser.add_argument("--minute-only", action="store_true", help="only the minute run, for both backends")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}")
     WORK.mkdir(exist_ok=True)
@@ -381,6 +382,10 @@ def main() -> int:
             from forms_service.storage.postgres import upgrade
 
             upgrade(database_url)
+        if args.minute_only:
+            backends = [Backend("TinyDB")] + ([Backend("PostgreSQL", database_url)] if database_url else [])
+            minute_run_cost(backends, args.minute_levels, args.minute_rounds)
+            return 0
         storage_benchmark(args.rounds)
         if database_url:
             postgres_adds(database_url, args.rounds)
