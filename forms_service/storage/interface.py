@@ -118,7 +118,7 @@ class Leader(Protocol):
 
 @runtime_checkable
 class Store(Protocol):
-    """The storage interface. Backends pass the same contract tests (tests/test_storage.py)."""
+    """The storage interface. Backends pass the same contract tests (tests/test_storage_contract.py)."""
 
     def add(self, kind: str, *, language: str, programme: str | None, status: str, data: dict[str, Any],
             created: datetime | None = None, due: datetime | None = None, key: str | None = None) -> Record:
