@@ -9,6 +9,16 @@ Run with `.venv/bin/python bench/submissions.py` (after `make site translations`
   (each with its own session and CSRF token) to gunicorn with 2 workers on 127.0.0.1, with 0,
   10,000 and 50,000 records already stored; target: p95 <= 50 ms at 10,000.
 
+With ``--database-url postgresql://...`` (a database the benchmark may empty: its records are
+deleted) or ``--postgres`` (a throwaway server started for the run, durable settings), the same
+run also measures PostgreSQL beside TinyDB:
+
+* the posts spread over two gunicorn instances (2 workers each) with 0, 10,000 and 100,000
+  records stored, for both backends (TinyDB: both instances on one instance folder; PostgreSQL:
+  each its own instance folder, one database); target: p95 <= 50 ms at 100,000;
+* the minute run's cost (``scheduler.run_due`` with nothing due) with 1,000 and 100,000 records
+  stored; target: flat, cost at 100,000 <= 1.5 x cost at 1,000.
+
 Every loop is bounded in count and in time.
 """
 
@@ -39,6 +49,8 @@ from forms_service.programmes import SAMPLE  # noqa: E402
 from forms_service.storage import Record  # noqa: E402
 from forms_service.storage.tinydb import TinyDBStore as Store  # noqa: E402
 
+KINDS = ("agreement", "concern", "evaluation", "page_feedback", "outbox", "digest_state")
+
 REPORT = {
     "programme": "example",
     "concerns": "bullying",
@@ -68,6 +80,8 @@ def fill(store: Store, count: int) -> None:
 
 
 def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
@@ -134,9 +148,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(instance: Path, port: int) -> subprocess.Popen:
+def start_gunicorn(instance: Path, port: int, database_url: str = "") -> subprocess.Popen:
     env = {**os.environ, "FORMS_SECRET_KEY": SECRET, "FORMS_INSTANCE_PATH": str(instance),
-           "FORMS_FORM_RATE_LIMIT": "100000 per minute"}
+           "FORMS_FORM_RATE_LIMIT": "100000 per minute", "FORMS_DATABASE_URL": database_url}
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--log-level",
          "warning", "forms_service:create_app()"], cwd=ROOT, env=env)
@@ -209,6 +223,132 @@ def load_benchmark(clients: int, per_client: int, levels: list[int], time_limit:
               f", errors {len(errors)}, stored after {after - stored}")
 
 
+# -- TinyDB beside PostgreSQL ----------------------------------------------------------------------
+
+class Backend:
+    """A backend to fill and load: TinyDB in an instance folder, or one PostgreSQL database."""
+
+    def __init__(self, name: str, database_url: str = ""):
+        self.name = name
+        self.database_url = database_url
+
+    def open(self, instance: Path):
+        if self.database_url:
+            from forms_service.storage.postgres import PostgresStore
+
+            return PostgresStore(self.database_url)
+        return Store(instance / "data")
+
+    def empty(self) -> None:
+        if self.database_url:
+            import psycopg
+
+            with psycopg.connect(self.database_url, autocommit=True) as conn:
+                conn.execute("TRUNCATE records")
+
+    def fill(self, instance: Path, count: int, kinds: tuple[str, ...] = ("concern",)) -> None:
+        self.empty()
+        store = self.open(instance)
+        for start in range(0, count, 10_000):
+            store.import_records([stored_record(n).but(kind=kinds[n % len(kinds)])
+                                  for n in range(start, min(count, start + 10_000))])
+        if self.database_url:
+            import psycopg
+
+            with psycopg.connect(self.database_url, autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE records")
+        store.close()
+
+
+def spread_load(backends: list[Backend], clients: int, per_client: int, levels: list[int],
+                time_limit: float) -> None:
+    print(f"\nsubmissions spread over two gunicorn instances (2 workers each), {clients} concurrent clients x "
+          f"{per_client} reports:")
+    for stored in levels:
+        for backend in backends:
+            with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+                # Two machines: with TinyDB they can only share one instance folder (one machine).
+                instances = [Path(tmp) / "instance"] * 2 if not backend.database_url else \
+                    [Path(tmp) / "machine1", Path(tmp) / "machine2"]
+                for instance in instances:
+                    instance.mkdir(exist_ok=True)
+                    (instance / "programmes.toml").write_text(SAMPLE, encoding="utf-8")
+                filled = time.perf_counter()
+                backend.fill(instances[0], stored)
+                filled = time.perf_counter() - filled
+                ports = [free_port(), free_port()]
+                servers = [start_gunicorn(instance, port, backend.database_url)
+                           for instance, port in zip(instances, ports)]
+                try:
+                    latencies: list[float] = []
+                    errors: list[str] = []
+                    stop_at = time.monotonic() + time_limit
+                    threads = [threading.Thread(target=client, args=(ports[i % 2], per_client, latencies, errors,
+                                                                     stop_at)) for i in range(clients)]
+                    started = time.perf_counter()
+                    for thread in threads:
+                        thread.start()
+                    for thread in threads:
+                        thread.join(timeout=time_limit + 30)
+                    elapsed = time.perf_counter() - started
+                    store = backend.open(instances[0])
+                    after = store.count("concern")
+                    store.close()
+                finally:
+                    for server in servers:
+                        server.send_signal(signal.SIGTERM)
+                    for server in servers:
+                        server.wait(timeout=30)
+            ms = [t * 1000 for t in latencies]
+            print(f"  {backend.name:10} {stored:>7,} stored: {len(ms)} posts, {len(ms) / elapsed:6.1f} posts/s, "
+                  f"p50 {percentile(ms, 50):5.1f} ms, p95 {percentile(ms, 95):5.1f} ms, "
+                  f"p99 {percentile(ms, 99):5.1f} ms, errors {len(errors)}, stored after {after - stored}"
+                  f" (filled in {filled:.0f} s)")
+
+
+def minute_run_cost(backends: list[Backend], levels: list[int], rounds: int) -> None:
+    """What the scheduler's run (``scheduler.run_due``) costs when nothing is due."""
+    from forms_service import create_app, scheduler
+
+    print(f"\nminute run (scheduler.run_due, nothing due, records of {len(KINDS)} kinds stored), median of {rounds}:")
+    for backend in backends:
+        medians = {}
+        for stored in levels:
+            with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+                instance = Path(tmp) / "instance"
+                backend.fill(instance, stored, KINDS)
+                app = create_app({"TESTING": True, "SECRET_KEY": SECRET, "INSTANCE_PATH": str(instance),
+                                  "SITE_DIR": str(ROOT / "site"), "DATABASE_URL": backend.database_url})
+                times = []
+                with scheduler.job_context(app):
+                    for _ in range(rounds):
+                        start = time.perf_counter()
+                        scheduler.run_due()
+                        times.append(time.perf_counter() - start)
+                app.extensions["store"].close()
+            medians[stored] = statistics.median(times) * 1000
+            print(f"  {backend.name:10} {stored:>7,} stored: {medians[stored]:7.2f} ms   "
+                  f"p95 {percentile(times, 95) * 1000:7.2f} ms")
+        low, high = min(levels), max(levels)
+        print(f"  {backend.name:10} cost at {high:,} / cost at {low:,} = {medians[high] / medians[low]:.2f}"
+              "   (target <= 1.5)")
+
+
+def postgres_adds(database_url: str, rounds: int) -> None:
+    """Store.add into PostgreSQL with 1,000 and 50,000 stored, for the storage table."""
+    backend = Backend("PostgreSQL", database_url)
+    results = {}
+    with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+        for stored in (1_000, 50_000):
+            backend.fill(Path(tmp), stored)
+            store = backend.open(Path(tmp))
+            results[stored] = time_adds(store, rounds)
+            store.close()
+    for stored, times in results.items():
+        print(f"  PostgreSQL {stored:>6,} stored {statistics.median(times) * 1000:6.2f} ms   "
+              f"p95 {percentile(times, 95) * 1000:6.2f} ms")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200, help="adds timed per store size")
@@ -217,12 +357,48 @@ def main() -> int:
     parser.add_argument("--levels", type=int, nargs="*", default=[0, 10_000, 50_000])
     parser.add_argument("--time-limit", type=float, default=120, help="seconds per load level at most")
     parser.add_argument("--storage-only", action="store_true", help="skip the load on gunicorn")
+    parser.add_argument("--database-url", default="",
+                        help="also measure PostgreSQL in this database (its records are deleted)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="also measure PostgreSQL, on a throwaway server started for the run")
+    parser.add_argument("--spread-levels", type=int, nargs="*", default=[0, 10_000, 100_000],
+                        help="records stored for the two-instance runs")
+    parser.add_argument("--minute-levels", type=int, nargs="*", default=[1_000, 100_000])
+    parser.add_argument("--minute-rounds", type=int, default=50)
+    parser.add_argument("--minute-only", action="store_true", help="only the minute run, for both backends")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}")
     WORK.mkdir(exist_ok=True)
-    storage_benchmark(args.rounds)
-    if not args.storage_only:
-        load_benchmark(args.clients, args.per_client, args.levels, args.time_limit)
+    server = None
+    database_url = args.database_url
+    if args.postgres and not database_url:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from postgres_server import PostgresServer
+
+        server = PostgresServer(durable=True).start()
+        database_url = server.url()
+    try:
+        if database_url:
+            from forms_service.storage.postgres import upgrade
+
+            upgrade(database_url)
+        if args.minute_only:
+            backends = [Backend("TinyDB")] + ([Backend("PostgreSQL", database_url)] if database_url else [])
+            minute_run_cost(backends, args.minute_levels, args.minute_rounds)
+            return 0
+        storage_benchmark(args.rounds)
+        if database_url:
+            postgres_adds(database_url, args.rounds)
+        if not args.storage_only:
+            if database_url:
+                backends = [Backend("TinyDB"), Backend("PostgreSQL", database_url)]
+                spread_load(backends, args.clients, args.per_client, args.spread_levels, args.time_limit)
+                minute_run_cost(backends, args.minute_levels, args.minute_rounds)
+            else:
+                load_benchmark(args.clients, args.per_client, args.levels, args.time_limit)
+    finally:
+        if server is not None:
+            server.stop()
     return 0
 
 

@@ -19,7 +19,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from . import feedback, mail, pgp, security, scheduler as scheduling
 from .scheduler import job_context, run_forever
-from .storage import RecordNotFound, StatusConflict, StorageUnavailable, store, utcnow
+from .storage import RecordNotFound, StatusConflict, StorageUnavailable, describe, store, utcnow
 
 EXPORTABLE = ("agreement", "concern", "evaluation", "page_feedback")
 
@@ -35,6 +35,11 @@ def check_config():
     organisation = programmes.organisation
     click.echo(f"Organisation (privacy notice): {organisation.name} <{organisation.email}>" if organisation
                else "Note: no [organisation] in the programmes file; the privacy notice names nobody.")
+    try:
+        click.echo("\n".join(describe(store())))
+    except StorageUnavailable as error:
+        click.echo(f"Storage check: FAILED, {error}", err=True)
+        sys.exit(1)
     for programme in programmes:
         click.echo(f"Programme {programme.id}: contact {programme.contact.email}, backup {programme.backup.email}, "
                    f"{len(programme.coordinators)} coordinator(s), digest {programme.digest}")

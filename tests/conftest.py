@@ -291,3 +291,63 @@ def redis_url(tmp_path_factory):
     yield f"redis://127.0.0.1:{port}/0"
     process.terminate()
     process.wait(timeout=10)
+
+
+# -- PostgreSQL: a real server for the session, a fresh database for each test ----------------------
+# (the PostgreSQL storage backend; the server itself is in tests/postgres_server.py)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """Debian's PostgreSQL on 127.0.0.1, started for the session with a template database holding
+    the current schema. Without PostgreSQL installed the tests fail, saying how to install it."""
+    import psycopg
+    from postgres_server import MISSING, PostgresServer, find_bindir
+
+    from forms_service.storage.postgres import upgrade
+
+    if find_bindir() is None:
+        pytest.fail(MISSING, pytrace=False)
+    server = PostgresServer().start()
+    try:
+        with psycopg.connect(server.url(), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE forms_template")
+        upgrade(server.url("forms_template"))
+        yield server
+    finally:
+        server.stop()
+
+
+def new_database(server, *, schema: bool = True) -> str:
+    """A new database on ``server`` (with the schema, or empty); returns its URL."""
+    import uuid
+
+    import psycopg
+
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}" + (" TEMPLATE forms_template" if schema else ""))
+    return server.url(name)
+
+
+def drop_database(server, url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+@pytest.fixture
+def database_url(postgres_server):
+    """The URL of a fresh database with the current schema, dropped after the test."""
+    url = new_database(postgres_server)
+    yield url
+    drop_database(postgres_server, url)
+
+
+@pytest.fixture
+def empty_database_url(postgres_server):
+    """The URL of a fresh database with no schema at all, dropped after the test."""
+    url = new_database(postgres_server, schema=False)
+    yield url
+    drop_database(postgres_server, url)

@@ -13,6 +13,7 @@ files in the instance folder) and ``postgres.PostgresStore`` (FORMS_DATABASE_URL
 from __future__ import annotations
 
 import uuid
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, runtime_checkable
@@ -117,7 +118,7 @@ class Leader(Protocol):
 
 @runtime_checkable
 class Store(Protocol):
-    """The storage interface. Backends pass the same contract tests (tests/test_storage.py)."""
+    """The storage interface. Backends pass the same contract tests (tests/test_storage_contract.py)."""
 
     def add(self, kind: str, *, language: str, programme: str | None, status: str, data: dict[str, Any],
             created: datetime | None = None, due: datetime | None = None, key: str | None = None) -> Record:
@@ -173,6 +174,11 @@ class Store(Protocol):
 
     def wait(self, channel: str, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a notify on ``channel``; True if one came."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """``with store.transaction():`` makes this thread's calls on the store inside the block one
+        transaction where the backend has them (PostgreSQL): a status change and the email it calls
+        for are stored together or not at all. TinyDB's is a no-op: each call stands alone."""
 
     def close(self) -> None:
         """Let go of connections and files."""
