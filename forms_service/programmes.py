@@ -33,6 +33,10 @@ name = { nb = "Eksempelprogrammet", en = "The example programme", da = "Eksempel
 concern_deadline_hours = 24         # a concern report must be acknowledged within this time
 urgent_concern_deadline_hours = 4   # ... or this, when the reporter marks it urgent
 digest = "mon 08:00"                # feedback digest: a weekday (mon..sun) or "daily", and a time
+# true when mentors are paid through Nav's mentor grant (mentortilskudd): the agreement then also
+# asks for the mentor's tasks and hours per week, and keeps the period within the grant's limits
+# (6 months, or up to 36 months for people with reduced work capacity).
+nav_mentor_grant = false
 
 # Who receives concern reports, and in which language their emails are written.
 contact = { name = "Kari Kontakt", email = "kontakt@example.org", language = "nb" }
@@ -73,6 +77,7 @@ class Programme:
     urgent_concern_deadline_hours: float = 4
     digest: str = "mon 08:00"
     retention_days: dict[str, int] = field(default_factory=dict)
+    nav_mentor_grant: bool = False
 
     def name(self, language: str) -> str:
         return self.names.get(language) or self.names["nb"]
@@ -155,6 +160,9 @@ def _programme(entry: dict, where: str) -> Programme:
     for kind, days in retention.items():
         if not isinstance(days, int) or days < 1:
             raise ProgrammeConfigError(f"{where}: retention_days.{kind} must be a whole number of days, at least 1")
+    grant = entry.get("nav_mentor_grant", False)
+    if not isinstance(grant, bool):
+        raise ProgrammeConfigError(f"{where}: nav_mentor_grant must be true or false, not {grant!r}")
     return Programme(
         id=programme_id,
         names={lang: names[lang].strip() for lang in LANGUAGES},
@@ -165,6 +173,7 @@ def _programme(entry: dict, where: str) -> Programme:
         urgent_concern_deadline_hours=_hours(entry, "urgent_concern_deadline_hours", 4, where),
         digest=digest,
         retention_days=retention,
+        nav_mentor_grant=grant,
     )
 
 
