@@ -20,7 +20,8 @@ from agreement_flow import (
 )
 from bs4 import BeautifulSoup
 from conftest import LANGUAGES
-from test_forms import AGREEMENT
+from babel.dates import format_date
+from test_forms import AGREEMENT, END, MIDWAY, START
 from test_mail import link_in, run
 
 from forms_service import jobs
@@ -86,7 +87,7 @@ def test_check_page_lists_every_answer_with_a_change_link(client):
     text = document.get_text()
     for key in ("goals", "mentor_will", "mentee_cannot", "changes_rules", "meeting_length"):
         assert AGREEMENT[key] in text, key
-    assert "January 5, 2026" in text
+    assert format_date(START, "long", locale="en") in text
     changes = [a["href"] for a in document.select(".mh-summary__change a")]
     assert "/en/forms/agreement/step/3/#mentee_cannot" in changes
     assert "/en/forms/agreement/#mentor_email" in changes
@@ -167,11 +168,11 @@ TODAY = date.today()
 DATE_CASES = [
     ({"start_date": (TODAY - timedelta(days=400)).isoformat()}, "start_date", "Startdatoen må være mellom"),
     ({"start_date": (TODAY + timedelta(days=800)).isoformat()}, "start_date", "Startdatoen må være mellom"),
-    ({"end_date": "2025-12-31"}, "end_date", "Sluttdatoen må være etter startdatoen"),
-    ({"end_date": "2029-02-01"}, "end_date", "innen tre år etter startdatoen"),
-    ({"midway_date": "2026-07-01"}, "midway_date", "Midtveisevalueringen må være mellom"),
-    ({"final_date": "2026-09-27"}, "final_date", "høyst tre måneder etter sluttdatoen"),
-    ({"final_date": "2026-03-01"}, "final_date", "etter midtveisevalueringen"),
+    ({"end_date": START.isoformat()}, "end_date", "Sluttdatoen må være etter startdatoen"),
+    ({"end_date": (START + timedelta(days=3 * 366)).isoformat()}, "end_date", "innen tre år etter startdatoen"),
+    ({"midway_date": (END + timedelta(days=1)).isoformat()}, "midway_date", "Midtveisevalueringen må være mellom"),
+    ({"final_date": (END + timedelta(days=95)).isoformat()}, "final_date", "høyst tre måneder etter sluttdatoen"),
+    ({"final_date": (MIDWAY - timedelta(days=1)).isoformat()}, "final_date", "etter midtveisevalueringen"),
     ({"start_date": "9999-01-01"}, "start_date", "Startdatoen må være mellom"),
 ]
 
@@ -185,7 +186,7 @@ def test_dates_within_a_sensible_window(client, store, dates, field, message):
 
 
 def test_a_final_evaluation_up_to_three_months_after_the_end_is_fine(client):
-    assert _dates_response(client, "en", final_date="2026-09-25").status_code == 303
+    assert _dates_response(client, "en", final_date=(END + timedelta(days=88)).isoformat()).status_code == 303
 
 
 def test_date_messages_in_each_language(client):
