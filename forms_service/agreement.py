@@ -407,10 +407,9 @@ def _validate_stored(form) -> bool:
 # -- views: the steps, the check page and the receipt ---------------------------------------------
 
 def _render_step(number: int, form, status: int = 200):
-    previous = url_for("agreement.form") if number == 2 else (
-        url_for("agreement.step", number=number - 1) if number > 2 else None)
+    back = _step_url(number - 1) if number > 1 else None
     return formkit.render_form("agreement", "agreement/step.html", form, status=status, number=number,
-                               steps=len(STEPS), heading=STEPS[number - 1][1], back=previous,
+                               steps=len(STEPS), heading=STEPS[number - 1][1], back=back,
                                draft_key=f"agreement-{number}")
 
 
@@ -432,7 +431,8 @@ def _step_view(number: int):
         answers = draft.data["answers"]
         if number == len(STEPS) or draft.data.get("checked"):
             following = _first_incomplete(answers)
-            return redirect(_step_url(following) if following else url_for("agreement.check"), 303)
+            # Back to the answers just changed, on the check page.
+            return redirect(_step_url(following) if following else f"{_check_url()}#summary-{number}", 303)
         return redirect(_step_url(number + 1), 303)
     return _render_step(number, _step_form(number, answers, posted=False))
 
@@ -442,20 +442,24 @@ def _first_incomplete_before(number: int, answers: dict) -> int | None:
     return missing if missing and missing < number else None
 
 
+# Steps are told apart by a query (?step=2, ?step=check), not by a path: every step is the
+# handbook's own agreement page, whose links to assets are relative to its folder.
 def _step_url(number: int) -> str:
-    return url_for("agreement.form") if number == 1 else url_for("agreement.step", number=number)
+    return url_for("agreement.form") if number == 1 else url_for("agreement.form", step=number)
+
+
+def _check_url() -> str:
+    return url_for("agreement.form", step="check")
 
 
 @localized_route(bp, "/forms/agreement/", endpoint="form", methods=["GET", "POST"])
 def form_page():
-    return _step_view(1)
-
-
-@localized_route(bp, "/forms/agreement/step/<int:number>/", methods=["GET", "POST"])
-def step(number: int):
-    if not 2 <= number <= len(STEPS):
+    wanted = request.args.get("step", "1")
+    if wanted == "check":
+        return check()
+    if wanted not in {str(n) for n in range(1, len(STEPS) + 1)}:
         abort(404)
-    return _step_view(number)
+    return _step_view(int(wanted))
 
 
 def _summary(answers: dict, *, change: bool) -> list[dict]:
@@ -503,7 +507,6 @@ def _render_check(draft, form, status: int = 200, problem=None):
         changes_comment=draft.data.get("changes_comment"), **_declaration_context(answers))
 
 
-@localized_route(bp, "/forms/agreement/check/", methods=["GET", "POST"])
 def check():
     draft = _draft()
     if draft is None:
@@ -740,7 +743,7 @@ def reopen(token: str):
     answers = {key: value for key, value in record.data.items() if key in keep}
     answers["programme"] = record.programme
     _new_draft(answers, checked=True, changes_comment=record.data.get("changes_requested", {}).get("comment"))
-    return redirect(url_for("agreement.check"), 303)
+    return redirect(_check_url(), 303)
 
 
 def _answer_keys() -> set[str]:

@@ -26,11 +26,11 @@ def token_of(text: str) -> str:
 
 def step_url(language: str, number: int) -> str:
     base = language_prefix(language) + "forms/agreement/"
-    return base if number == 1 else f"{base}step/{number}/"
+    return base if number == 1 else f"{base}?step={number}"
 
 
 def check_url(language: str) -> str:
-    return language_prefix(language) + "forms/agreement/check/"
+    return language_prefix(language) + "forms/agreement/?step=check"
 
 
 def post_step(client, language: str, number: int, answers: dict):

@@ -244,7 +244,7 @@ def test_every_field_has_a_length_limit(client):
     pages = [page(client.get("/" + path)) for path, _, _ in FORMS.values()]
     fill_steps(client, AGREEMENT)
     pages += [page(client.get(step_url("nb", number))) for number in range(2, len(STEP_FIELDS) + 1)]
-    pages.append(page(client.get("/forms/agreement/check/")))
+    pages.append(page(client.get("/forms/agreement/?step=check")))
     for document in pages:
         for form in document.select("form.mh-form"):
             for field in form.select("input[type=text], input[type=email], input[type=tel], textarea"):
