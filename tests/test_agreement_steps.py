@@ -228,3 +228,86 @@ def test_verify_link_that_is_altered_is_refused(app, client, store):
     send_agreement(client, AGREEMENT, "en")
     [record] = store.list("agreement")
     assert client.get(verify_path(app, record.id, "en")[:-3] + "xx/").status_code == 404
+
+
+def test_the_mentor_signs_the_declaration_when_confirming_from_the_link(app, client, store):
+    from forms_service.agreement import confirm_link, print_link
+
+    answers = {**AGREEMENT, "filled_by": "mentee", "signature": AGREEMENT["mentee_name"]}
+    record = send_and_verify(client, app, store, answers, "da")
+    assert "declaration" not in record.data, "only the mentor signs the declaration"
+    with app.test_request_context():
+        confirm = re.sub(r"^https?://[^/]+", "", confirm_link(record.id, "da"))
+        printable = re.sub(r"^https?://[^/]+", "", print_link(record.id, "da"))
+    text = client.get(confirm).get_data(as_text=True)
+    assert "Mentorens tavshedserklæring" in text and "selvskade" in text
+    token = re.search(r'name="confirm-csrf_token" type="hidden" value="([^"]+)"', text).group(1)
+    response = client.post(confirm, data={"confirm-csrf_token": token, "confirm-full_name": "Kari Mentor"})
+    assert response.status_code == 422 and errors(response) == ["confirm-declaration_name"]
+    response = client.post(confirm, data={"confirm-csrf_token": token, "confirm-full_name": "Kari Mentor",
+                                          "confirm-declaration_name": "kari mentor"})
+    assert response.status_code == 200
+    document = page(response)
+    link = document.select_one("a[href*='/da/forms/agreement/print/']")
+    assert link is not None, "a link to the printable version"
+    printable = re.sub(r"^https?://[^/]+", "", link["href"])
+    record = store.get("agreement", record.id)
+    assert record.status == "confirmed" and record.data["declaration"]["name"] == "kari mentor"
+    printed = page(client.get(printable)).select_one(".mh-printable").get_text()
+    assert "Mentorens tavshedserklæring" in printed and "Underskrevet af kari mentor" in printed
+    for topic in ("selvskade", "alkohol eller stoffer", "mobning", "vold og overgreb", "kriminalitet",
+                  "psykisk helbred"):
+        assert topic in printed
+
+
+@pytest.fixture
+def nav_app(built_site, tmp_path):
+    """The service with the example programme using Nav's mentor grant."""
+    from conftest import PUBLIC_URL, SECRET
+
+    from forms_service import create_app
+    from forms_service.programmes import SAMPLE
+
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "programmes.toml").write_text(SAMPLE.replace("nav_mentor_grant = false", "nav_mentor_grant = true"),
+                                              encoding="utf-8")
+    return create_app({"TESTING": True, "SECRET_KEY": SECRET, "SITE_DIR": str(built_site),
+                       "INSTANCE_PATH": str(instance), "FORM_RATE_LIMIT": "1000 per minute",
+                       "PUBLIC_URL": PUBLIC_URL})
+
+
+def test_nav_mentor_grant_asks_for_tasks_hours_and_keeps_the_period_within_the_grant(nav_app):
+    import json
+
+    client, store = nav_app.test_client(), nav_app.extensions["store"]
+    post_step(client, "en", 1, AGREEMENT)
+    post_step(client, "en", 2, AGREEMENT)
+    response = post_step(client, "en", 3, AGREEMENT)
+    assert response.status_code == 422 and errors(response) == ["mentor_tasks", "mentor_hours"]
+    grant = {**AGREEMENT, "mentor_tasks": "Show the tools; follow up weekly.", "mentor_hours": "many"}
+    assert errors(post_step(client, "en", 3, grant)) == ["mentor_hours"]
+    grant["mentor_hours"] = "4"
+    assert post_step(client, "en", 3, grant).status_code == 303
+    post_step(client, "en", 4, grant)
+    seven_months = (START + timedelta(days=213)).isoformat()
+    response = post_step(client, "en", 5, {**grant, "end_date": seven_months, "grant_period": "standard"})
+    assert errors(response) == ["end_date"]
+    assert "Nav's mentor grant lasts at most 6 months" in page(response).select_one("#end_date-error").get_text()
+    assert errors(post_step(client, "en", 5, {**grant, "end_date": seven_months})) == ["grant_period-0"]
+    longer = {**grant, "end_date": seven_months, "grant_period": "reduced"}
+    assert post_step(client, "en", 5, longer).status_code == 303
+    assert sign(client, longer, "en").status_code == 303
+    [record] = store.list("agreement")
+    assert record.data["mentor_hours"] == "4" and record.data["grant_period"] == "reduced"
+    exported = json.loads(nav_app.test_cli_runner().invoke(args=["export", "agreement", "--format", "json"]).stdout)
+    [row] = exported
+    for key in ("mentor_tasks", "mentor_hours", "grant_period", "declaration", "other_language"):
+        assert key in row["data"], key
+    assert row["data"]["declaration"]["name"] == AGREEMENT["mentor_name"]
+
+
+def test_without_the_grant_the_agreement_does_not_ask_for_it(client):
+    post_step(client, "en", 1, AGREEMENT)
+    post_step(client, "en", 2, AGREEMENT)
+    assert page(client.get(step_url("en", 3))).select_one("#mentor_hours") is None
