@@ -24,7 +24,7 @@ from babel.dates import format_date
 from test_forms import AGREEMENT, END, MIDWAY, START
 from test_mail import link_in, run
 
-from forms_service import jobs
+from forms_service import scheduler as jobs
 
 STEP_HEADINGS = {
     "nb": ("Steg 2 av 5", "Mål og ønsket hjelp"),
@@ -121,7 +121,7 @@ def test_double_opt_in_the_other_party_is_emailed_only_after_the_fillers_click(a
     assert "14 days" in receipt.get_data(as_text=True)
     [record] = store.list("agreement")
     for minutes in (1, 10, 60 * 24):
-        run(app, jobs.tick, record.created + timedelta(minutes=minutes))
+        run(app, jobs.run_due, record.created + timedelta(minutes=minutes))
     assert smtp.to(AGREEMENT["mentee_email"]) == []
     [request] = smtp.to(AGREEMENT["mentor_email"])
     url = link_in(request, "/forms/agreement/verify/")
@@ -129,8 +129,8 @@ def test_double_opt_in_the_other_party_is_emailed_only_after_the_fillers_click(a
     assert client.get(url).status_code == 200
     assert store.get("agreement", record.id).status == "awaiting_sender"
     assert verify(client, app, record.id, "en").status_code == 200
-    run(app, jobs.tick, record.created + timedelta(days=1, minutes=1))
-    run(app, jobs.tick, record.created + timedelta(days=1, minutes=2))
+    run(app, jobs.run_due, record.created + timedelta(days=1, minutes=1))
+    run(app, jobs.run_due, record.created + timedelta(days=1, minutes=2))
     [confirm] = smtp.to(AGREEMENT["mentee_email"])
     body = confirm.get_body(("plain",)).get_content()
     assert AGREEMENT["mentor_name"] in body
