@@ -263,10 +263,6 @@ def _step_form(number: int, answers: dict, *, posted: bool, csrf: bool = True):
     return form
 
 
-def _step_answers(form) -> dict:
-    return form.answers()
-
-
 # -- signing ------------------------------------------------------------------------------------
 
 class DeclarationMixin:
@@ -427,7 +423,7 @@ def _step_view(number: int):
             return redirect(url_for("agreement.sent"), 303)
         if not form.validate():
             return _render_step(number, form, status=422)
-        draft = _save(draft, _step_answers(form))
+        draft = _save(draft, form.answers())
         answers = draft.data["answers"]
         if number == len(STEPS) or draft.data.get("checked"):
             following = _first_incomplete(answers)

@@ -75,6 +75,16 @@ def looks_right(page, name: str) -> None:
     screenshot(page, f"agreement-{name}-{'js' if page.javascript else 'no-js'}")
 
 
+def draft_saved(page, key: str) -> bool:
+    """Whether the phone's draft of a step is in localStorage within 5 seconds (the page's CSP
+    forbids the eval that Playwright's wait_for_function would use)."""
+    for _ in range(50):
+        if page.evaluate(f"Object.keys(localStorage).some(k => k.endsWith({key!r}))"):
+            return True
+        page.wait_for_timeout(100)
+    return False
+
+
 def press_continue(page, language: str) -> None:
     with page.expect_navigation():
         page.get_by_role("button", name=CONTINUE[language]).click()
@@ -117,10 +127,11 @@ def test_the_whole_agreement_step_by_step(pixel5, live_server, live_app, languag
     # A change link leads to its step and back to the check page.
     page.locator(".mh-summary__change a[href$='#goals']").click()
     expect(page.locator("#goals")).to_have_value(answers["goals"])
+    if page.javascript:  # the counters and the drafts start together when the browser is idle
+        page.locator("#goals-counter").wait_for()
     page.fill("#goals", "Plan two weeks ahead.")
-    if page.javascript:
-        page.wait_for_timeout(600)  # the phone's draft of the step is saved a moment after typing
-        assert page.evaluate("Object.keys(localStorage).some(k => k.includes('agreement-2'))")
+    if page.javascript:  # the phone's draft of the step is saved a moment after typing
+        assert draft_saved(page, "agreement-2")
     press_continue(page, language)
     assert "/forms/agreement/?step=check" in page.url
     page.reload()
@@ -146,10 +157,9 @@ def test_a_step_typed_but_not_sent_survives_a_reload_with_javascript(pixel5_js, 
     page.goto(live_server + "/en/forms/agreement/")
     fill(page, answers, STEP_FIELDS[0])
     press_continue(page, "en")
-    page.locator("#goals").wait_for()
-    page.wait_for_timeout(300)  # the draft script starts when the browser is idle
+    page.locator("#goals-counter").wait_for()  # the counters and the drafts start together when idle
     page.fill("#goals", "Typed on the phone, not sent yet")
-    page.wait_for_timeout(600)  # the draft is saved a moment after typing stops
+    assert draft_saved(page, "agreement-2")
     page.reload()
     expect(page.locator("#goals")).to_have_value("Typed on the phone, not sent yet")
     expect(page.locator(".mh-draft-note")).to_be_visible()
