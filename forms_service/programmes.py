@@ -48,6 +48,10 @@ digest = "mon 08:00"                # feedback digest: a weekday (mon..sun) or "
 # "email": concern emails carry the report (encrypted to a person's pgp_key when they have one);
 # "link": no email carries it, only the reference and a link to read it on the service's page.
 concern_content = "email"
+# true when mentors are paid through Nav's mentor grant (mentortilskudd): the agreement then also
+# asks for the mentor's tasks and hours per week, and keeps the period within the grant's limits
+# (6 months, or up to 36 months for people with reduced work capacity).
+nav_mentor_grant = false
 
 # Who receives concern reports, and in which language their emails are written.
 contact = { name = "Kari Kontakt", email = "kontakt@example.org", language = "nb" }
@@ -104,6 +108,7 @@ class Programme:
     digest: str = "mon 08:00"
     concern_content: str = "email"
     retention_days: dict[str, int] = field(default_factory=dict)
+    nav_mentor_grant: bool = False
 
     def name(self, language: str) -> str:
         return self.names.get(language) or self.names["nb"]
@@ -213,6 +218,9 @@ def _programme(entry: dict, where: str, folder: Path) -> Programme:
     for kind, days in retention.items():
         if not isinstance(days, int) or days < 1:
             raise ProgrammeConfigError(f"{where}: retention_days.{kind} must be a whole number of days, at least 1")
+    grant = entry.get("nav_mentor_grant", False)
+    if not isinstance(grant, bool):
+        raise ProgrammeConfigError(f"{where}: nav_mentor_grant must be true or false, not {grant!r}")
     return Programme(
         id=programme_id,
         names={lang: names[lang].strip() for lang in LANGUAGES},
@@ -224,6 +232,7 @@ def _programme(entry: dict, where: str, folder: Path) -> Programme:
         digest=digest,
         concern_content=concern_content,
         retention_days=retention,
+        nav_mentor_grant=grant,
     )
 
 

@@ -150,6 +150,7 @@ def purge(now: datetime | None = None) -> dict[str, int]:
     longest = max((p.retention_days["feedback"] for p in programmes), default=365)
     drop(feedback.PAGE_FEEDBACK, longest)
     drop(mail.KIND, SENT_MAIL_KEPT.days, status=(mail.Status.SENT, mail.Status.FAILED))
+    drop(agreement.DRAFT_KIND, agreement.DRAFT_HOURS / 24)  # agreements being filled in, never sent
     deleted = {kind: n for kind, n in deleted.items() if n}
     log.info("retention: deleted %s", ", ".join(f"{n} {kind}" for kind, n in sorted(deleted.items())) or "nothing")
     return deleted

@@ -351,3 +351,48 @@ def empty_database_url(postgres_server):
     url = new_database(postgres_server, schema=False)
     yield url
     drop_database(postgres_server, url)
+
+
+# -- the agreement's steps (tests/test_agreement_browser.py) -------------------------------------
+
+# Playwright's "Pixel 5" device descriptor (playwright.devices["Pixel 5"]), written out because the
+# session's Playwright object stays inside the `browser` fixture.
+PIXEL_5 = {
+    "user_agent": "Mozilla/5.0 (Linux; Android 11; Pixel 5) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Chrome/159.0.8154.6 Mobile Safari/537.36",
+    "viewport": {"width": 393, "height": 727},
+    "screen": {"width": 393, "height": 851},
+    "device_scale_factor": 2.75,
+    "is_mobile": True,
+    "has_touch": True,
+}
+
+
+def _pixel_5_page(browser, javascript: bool):
+    context = browser.new_context(**PIXEL_5, java_script_enabled=javascript)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and "Content Security Policy" in message.text
+            and problems.append(message.text))
+    return context, page, problems
+
+
+@pytest.fixture(params=[True, False], ids=["js", "no-js"])
+def pixel5(request, browser):
+    """A page on a Pixel 5, with JavaScript on and then off (``pixel5.javascript`` says which)."""
+    context, page, problems = _pixel_5_page(browser, request.param)
+    page.javascript = request.param
+    yield page
+    context.close()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def pixel5_js(browser):
+    """A page on a Pixel 5 with JavaScript on."""
+    context, page, problems = _pixel_5_page(browser, True)
+    yield page
+    context.close()
+    assert not problems, "\n".join(problems)

@@ -8,16 +8,16 @@ from datetime import timedelta
 import pytest
 from bs4 import BeautifulSoup
 from freezegun import freeze_time
-from test_forms import AGREEMENT, post
+from agreement_flow import send_and_verify
+from babel.dates import format_date
+from test_forms import AGREEMENT, END, START
 
 from forms_service.agreement import confirm_link, print_link
 
 
 @pytest.fixture
-def agreement(client, store):
-    post(client, "/en/forms/agreement/", AGREEMENT)
-    [record] = store.list("agreement")
-    return record
+def agreement(app, client, store):
+    return send_and_verify(client, app, store, AGREEMENT, "en")
 
 
 def path_of(app, link_maker, record_id, language="en"):
@@ -38,7 +38,7 @@ def test_other_party_sees_the_whole_agreement_read_only(app, client, agreement):
     text = document.select_one("article").get_text()
     for key in ("goals", "mentor_will", "mentee_cannot", "changes_rules", "meeting_length"):
         assert AGREEMENT[key] in text, key
-    assert "January 5, 2026" in text and "June 26, 2026" in text
+    assert format_date(START, "long", locale="en") in text and format_date(END, "long", locale="en") in text
     assert not document.select("article input[name='goals'], article textarea[name='goals']")
     assert document.select_one("#confirm-full_name") is not None
     assert document.select_one("#changes-comment") is not None

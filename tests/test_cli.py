@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from conftest import free_port
+from agreement_flow import send_agreement
 from test_forms import AGREEMENT, CONCERN, EVALUATION, post
 from test_mail import run
 
@@ -66,7 +67,7 @@ def test_export_as_csv_and_json(app, client, store):
 def test_purge_follows_the_retention_rules(app, client, store):
     post(client, "/forms/concern/", CONCERN)
     post(client, "/forms/concern/", CONCERN)
-    post(client, "/forms/agreement/", AGREEMENT)
+    send_agreement(client, AGREEMENT)
     read, waiting = store.list("concern")
     now = datetime.now(timezone.utc)
     run(app, jobs.run_due, now)  # both reports and the agreement request are emailed

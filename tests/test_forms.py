@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import date, timedelta
 
 import pytest
 from bs4 import BeautifulSoup
+from agreement_flow import STEP_FIELDS, fill_steps, post_step, send_agreement, step_url
 from conftest import LANGUAGES, csrf_token, language_prefix
 
 from forms_service import formkit
@@ -25,6 +27,12 @@ CONCERN = {
     "reporter_email": "ola@example.org",
     "reporter_phone": "+47 900 00 000",
 }
+# The agreement's dates move with today, so that they stay inside the allowed window (a start
+# between a year back and two years ahead): the period begins 30 days from now.
+START = date.today() + timedelta(days=30)
+END = START + timedelta(days=172)
+MIDWAY = START + timedelta(days=74)
+FINAL = START + timedelta(days=165)
 AGREEMENT = {
     "programme": "example",
     "filled_by": "mentor",
@@ -32,8 +40,8 @@ AGREEMENT = {
     "mentor_email": "kari@example.org",
     "mentee_name": "Ali Mentee",
     "mentee_email": "ali@example.org",
-    "start_date": "2026-01-05",
-    "end_date": "2026-06-26",
+    "start_date": START.isoformat(),
+    "end_date": END.isoformat(),
     "goals": "Learn to plan a week of deliveries.",
     "goal_signs": "Ali plans a week alone and it holds.",
     "help_wanted": "Someone to ask about unwritten rules.",
@@ -50,8 +58,8 @@ AGREEMENT = {
     "changes_rules": "Cancel a day before and suggest a new time.",
     "agenda_by": "mentee",
     "evaluation_how": "A talk and the handbook's evaluation form.",
-    "midway_date": "2026-03-20",
-    "final_date": "2026-06-19",
+    "midway_date": MIDWAY.isoformat(),
+    "final_date": FINAL.isoformat(),
     "signature": "Kari  mentor",
 }
 EVALUATION = {
@@ -74,6 +82,8 @@ FORMS = {
     "agreement": ("forms/agreement/", "agreement", AGREEMENT),
     "feedback": ("forms/feedback/", "evaluation", EVALUATION),
 }
+# The forms that are one page (the agreement has steps: tests/test_agreement_steps.py).
+ONE_PAGE = ("concern", "feedback")
 HEADINGS = {"nb": "Det er et problem", "en": "There is a problem", "da": "Der er et problem"}
 
 
@@ -113,13 +123,13 @@ def test_form_is_shown_inside_the_handbook_page(client, language, name):
 def test_valid_form_is_stored_once_with_its_values(client, store, language, name):
     path, kind, answers = FORMS[name]
     url = language_prefix(language) + path
-    response = post(client, url, answers)
+    response = send_agreement(client, answers, language) if name == "agreement" else post(client, url, answers)
     assert response.status_code == 303
     assert response.headers["Location"].endswith(url + "sent/")
     [record] = store.list(kind)
     assert record.language == language and record.programme == "example"
     for key, value in answers.items():
-        if key in ("programme", "signature"):
+        if key in ("programme", "signature", "declaration_name"):
             continue
         stored = record.data[key]
         assert (str(stored) if isinstance(stored, int) else stored or "") == value, key
@@ -144,9 +154,9 @@ def test_concern_receipt_shows_a_reference_and_none_of_the_content(client, store
 
 
 def test_agreement_records_the_signature_and_waits_for_the_other_party(client, store):
-    post(client, "/forms/agreement/", AGREEMENT)
+    send_agreement(client, AGREEMENT)
     [record] = store.list("agreement")
-    assert record.status == "awaiting_confirmation"
+    assert record.status == "awaiting_sender", "the filler confirms their own address first"
     assert record.data["confirmations"]["mentor"]["name"] == "Kari  mentor"
     assert "mentee" not in record.data["confirmations"]
 
@@ -161,14 +171,6 @@ INVALID = [
     ("concern", {"reporter_email": "ola at example"}, "reporter_email"),
     ("concern", {"programme": "nowhere"}, "programme"),
     ("concern", {"urgency": "yesterday"}, "urgency"),
-    ("agreement", {"end_date": "2025-12-31"}, "end_date"),
-    ("agreement", {"start_date": "31.12.2025"}, "start_date"),
-    ("agreement", {"midway_date": "2026-07-01"}, "midway_date"),
-    ("agreement", {"final_date": "2026-03-01"}, "final_date"),
-    ("agreement", {"signature": "Somebody Else"}, "signature"),
-    ("agreement", {"mentee_email": ""}, "mentee_email"),
-    ("agreement", {"goals": "g" * 2001}, "goals"),
-    ("agreement", {"filled_by": ""}, "filled_by"),
     ("feedback", {"relationship": "7"}, "relationship"),
     ("feedback", {"stage": ""}, "stage"),
     ("feedback", {"email": "not-an-address"}, "email"),
@@ -199,22 +201,64 @@ def test_invalid_form_comes_back_with_errors_and_answers(client, store, language
     assert store.count(kind) == 0
 
 
+AGREEMENT_INVALID = [
+    # changed answers, field whose error must show on its step
+    ({"end_date": (START - timedelta(days=1)).isoformat()}, "end_date"),
+    ({"start_date": "31.12.2025"}, "start_date"),
+    ({"midway_date": (END + timedelta(days=5)).isoformat()}, "midway_date"),
+    ({"final_date": (MIDWAY - timedelta(days=1)).isoformat()}, "final_date"),
+    ({"mentee_email": ""}, "mentee_email"),
+    ({"mentee_email": "kari@example.org"}, "mentee_email"),
+    ({"goals": "g" * 2001}, "goals"),
+    ({"filled_by": ""}, "filled_by"),
+    ({"mentor_will": " "}, "mentor_will"),
+    ({"agenda_by": "nobody"}, "agenda_by"),
+]
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_empty_form_lists_every_missing_answer(client, language):
+@pytest.mark.parametrize("changes,field", AGREEMENT_INVALID)
+def test_invalid_agreement_step_comes_back_with_errors_and_answers(client, store, language, changes, field):
+    number = next(n for n, names in enumerate(STEP_FIELDS, start=1) if field in names)
+    answers = {**AGREEMENT, **changes}
+    for earlier in range(1, number):
+        assert post_step(client, language, earlier, AGREEMENT).status_code == 303
+    response = post_step(client, language, number, answers)
+    assert response.status_code == 422
+    document = page(response)
+    summary = document.select_one("[data-error-summary]")
+    assert summary is not None and HEADINGS[language] in summary.get_text()
+    assert [a["href"].lstrip("#").split("-")[0] for a in summary.select("a")] == [field]
+    assert document.select_one(f"#{field}-error") is not None
+    for key in STEP_FIELDS[number - 1]:
+        element = document.select_one(f"form.mh-form [name='{key}']")
+        if key not in answers or element is None or element.name == "select" or element.get("type") in ("radio",):
+            continue
+        shown = element.get_text() if element.name == "textarea" else element.get("value", "")
+        assert shown.strip() == answers[key].strip(), key
+    assert store.count("agreement") == 0
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_empty_step_lists_every_missing_answer(client, language):
     url = language_prefix(language) + "forms/agreement/"
-    response = post(client, url, {})
+    response = post(client, url, {"other_language": ""})
     assert response.status_code == 422
     summary = page(response).select("[data-error-summary] li")
-    assert len(summary) >= 15
+    assert len(summary) == 7
 
 
 def test_every_field_has_a_length_limit(client):
-    for name, (path, _, _) in FORMS.items():
-        form = page(client.get("/" + path)).select_one("form.mh-form")
-        for field in form.select("input[type=text], input[type=email], input[type=tel], textarea"):
-            if field["name"] == "website":
-                continue
-            assert field.has_attr("maxlength"), f"{name}: {field['name']}"
+    pages = [page(client.get("/" + path)) for path, _, _ in FORMS.values()]
+    fill_steps(client, AGREEMENT)
+    pages += [page(client.get(step_url("nb", number))) for number in range(2, len(STEP_FIELDS) + 1)]
+    pages.append(page(client.get("/forms/agreement/?step=check")))
+    for document in pages:
+        for form in document.select("form.mh-form"):
+            for field in form.select("input[type=text], input[type=email], input[type=tel], textarea"):
+                if field["name"] == "website":
+                    continue
+                assert field.has_attr("maxlength"), field["name"]
 
 
 def test_programme_in_the_address_preselects_it(client):
@@ -235,13 +279,19 @@ def test_messages_say_what_to_fix_in_each_language(client):
         "da": ("Skriv en gyldig dato", "Vælg dit program"),
     }
     for language, (date_message, programme_message) in expected.items():
-        url = language_prefix(language) + "forms/agreement/"
-        response = post(client, url, {**AGREEMENT, "start_date": "31.12.2025", "programme": "nowhere"})
+        response = post_step(client, language, 1, {**AGREEMENT, "programme": "nowhere"})
         errors = [a.get_text() for a in page(response).select("[data-error-summary] a")]
-        assert errors[0] == programme_message, errors
-        assert errors[1].startswith(date_message), errors
+        assert errors == [programme_message], errors
+        for number in range(1, 5):
+            post_step(client, language, number, AGREEMENT)
+        response = post_step(client, language, 5, {**AGREEMENT, "start_date": "31.12.2025"})
+        errors = [a.get_text() for a in page(response).select("[data-error-summary] a")]
+        assert errors[0].startswith(date_message), errors
 
 
 def test_dates_come_back_as_typed(client):
-    response = post(client, "/forms/agreement/", {**AGREEMENT, "end_date": "2025-12-31"})
-    assert re.search(r'id="end_date"[^>]*value="2025-12-31"', response.get_data(as_text=True))
+    for number in range(1, 5):
+        post_step(client, "nb", number, AGREEMENT)
+    typed = (START - timedelta(days=1)).isoformat()
+    response = post_step(client, "nb", 5, {**AGREEMENT, "end_date": typed})
+    assert re.search(rf'id="end_date"[^>]*value="{typed}"', response.get_data(as_text=True))

@@ -9,6 +9,7 @@ import pytest
 from conftest import LANGUAGES, csrf_token, language_prefix
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from agreement_flow import post_step, send_and_verify
 from test_forms import AGREEMENT, CONCERN, EVALUATION, post
 from test_mail import html_body, later, run
 
@@ -16,14 +17,18 @@ from forms_service import scheduler as jobs
 from forms_service.agreement import confirm_link, print_link
 
 FORM_PATHS = [language_prefix(lang) + f"forms/{name}/" for lang in LANGUAGES
-              for name in ("agreement", "concern", "feedback")]
+              for name in ("agreement", "concern", "feedback")] + [
+    "/forms/agreement/?step=2", "/en/forms/agreement/?step=5", "/da/forms/agreement/?step=check"]
 OTHER_PATHS = [
     "/forms/concern/sent/", "/en/forms/agreement/sent/", "/da/forms/feedback/sent/",
     "/forms/feedback/page/", "/en/forms/feedback/page/",
     "/forms/agreement/confirm/x/", "/en/forms/agreement/print/x.y.z/", "/da/forms/concern/ack/abc/",
+    "/forms/agreement/verify/x/", "/en/forms/agreement/reopen/x.y.z/", "/da/forms/agreement/?step=9", "/forms/agreement/?step=x",
 ]
 FIELD_NAMES = sorted({*CONCERN, *AGREEMENT, *EVALUATION, "page", "rating", "comment", "token", "website",
-                      "csrf_token", "confirm-full_name", "changes-comment", "confirm-csrf_token"})
+                      "csrf_token", "confirm-full_name", "changes-comment", "confirm-csrf_token",
+                      "other_language", "declaration_name", "confirm-declaration_name", "mentor_hours",
+                      "grant_period"})
 
 nasty_text = st.one_of(
     st.text(max_size=300),
@@ -85,10 +90,13 @@ def test_markup_in_every_field_is_escaped_in_pages_print_and_email(app, client, 
     answers = {k: (SCRIPT if isinstance(v, str) and k not in ("programme", "filled_by", "agenda_by")
                    and not k.endswith(("_date", "_email")) else v) for k, v in AGREEMENT.items()}
     answers["mentor_name"] = answers["signature"] = "Kari " + SCRIPT
-    response = post(client, "/forms/agreement/", {**answers, "end_date": "2020-01-01"})
+    for number in range(1, 5):
+        assert post_step(client, "nb", number, answers).status_code == 303
+    response = post_step(client, "nb", 5, {**answers, "end_date": "2020-01-01"})
     assert response.status_code == 422 and "<script>alert" not in response.get_data(as_text=True)
-    post(client, "/forms/agreement/", answers)
-    [record] = store.list("agreement")
+    check = client.get("/forms/agreement/?step=check").get_data(as_text=True)
+    assert "<script>alert" in answers["goals"] and "<script>alert" not in check
+    record = send_and_verify(client, app, store, answers)
     run(app, jobs.run_due, later(record, minutes=1))
     [request] = smtp.to(AGREEMENT["mentee_email"])
     assert "<script>" not in html_body(request) and "&lt;script&gt;" in html_body(request)
@@ -130,16 +138,19 @@ INJECTIONS = [
 @pytest.mark.smtp
 @pytest.mark.parametrize("name", INJECTIONS)
 def test_header_injection_through_every_name_field(app, client, store, smtp, name):
-    responses = [
-        post(client, "/forms/agreement/", {**AGREEMENT, "mentor_name": name, "signature": name, "mentee_name": name}),
-        post(client, "/forms/concern/", {**CONCERN, "reporter_name": name}),
-        post(client, "/forms/feedback/", {**EVALUATION, "name": name}),
-    ]
     if re.search(r"[\r\n\u2028]", name):
         # A line break in a one-line field is refused at the form, before any email exists.
+        responses = [
+            post_step(client, "nb", 1, {**AGREEMENT, "mentor_name": name, "mentee_name": name}),
+            post(client, "/forms/concern/", {**CONCERN, "reporter_name": name}),
+            post(client, "/forms/feedback/", {**EVALUATION, "name": name}),
+        ]
         assert [r.status_code for r in responses] == [422, 422, 422]
         assert store.count("agreement") + store.count("concern") + store.count("evaluation") == 0
         return
+    send_and_verify(client, app, store, {**AGREEMENT, "mentor_name": name, "signature": name, "mentee_name": name})
+    post(client, "/forms/concern/", {**CONCERN, "reporter_name": name})
+    post(client, "/forms/feedback/", {**EVALUATION, "name": name})
     created = min(r.created for r in store.list("agreement") + store.list("concern"))
     run(app, jobs.run_due, later_time := created + timedelta(minutes=1))
     run(app, jobs.run_due, later_time + timedelta(days=14))  # expiry notice to the mentor

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import PUBLIC_URL, SECRET, csrf_token
-from test_forms import AGREEMENT, CONCERN, EVALUATION, post
+from agreement_flow import send_agreement, send_and_verify
+from test_forms import AGREEMENT, CONCERN, EVALUATION, FINAL, MIDWAY, START, post
 
 from forms_service.programmes import Person
 from forms_service import create_app, feedback, mail, scheduler as jobs
@@ -112,8 +113,14 @@ def test_unacknowledged_concern_reminds_contact_and_backup(app, client, store, s
 # -- agreements ---------------------------------------------------------------------------------
 
 def test_agreement_flow_from_request_to_copies(app, client, store, smtp):
-    post(client, "/da/forms/agreement/", AGREEMENT)
+    send_agreement(client, AGREEMENT, "da")
     [record] = store.list("agreement")
+    run(app, jobs.run_due, later(record, minutes=1))
+    [address] = smtp.to(AGREEMENT["mentor_email"])
+    assert smtp.to(AGREEMENT["mentee_email"]) == [], "nobody else is emailed before the filler's click"
+    verify_url = link_in(address, "/forms/agreement/verify/")
+    client.post(verify_url, data={"csrf_token": csrf_token(client, verify_url)})
+    record = store.get("agreement", record.id)
     run(app, jobs.run_due, later(record, minutes=1))
     [request] = smtp.to(AGREEMENT["mentee_email"])
     assert "Kari Mentor" in str(request["Subject"])
@@ -132,18 +139,17 @@ def test_agreement_flow_from_request_to_copies(app, client, store, smtp):
     client.post(confirm, data={"confirm-csrf_token": tokens["confirm-csrf_token"],
                                "confirm-full_name": AGREEMENT["mentee_name"]})
     run(app, jobs.run_due, later(record, days=5))
-    copies = smtp.to(AGREEMENT["mentor_email"]) + smtp.to(AGREEMENT["mentee_email"])[2:]
+    copies = smtp.to(AGREEMENT["mentor_email"])[1:] + smtp.to(AGREEMENT["mentee_email"])[2:]
     assert len(copies) == 2
     for copy in copies:
         printable = link_in(copy, "/forms/agreement/print/")
         assert client.get(printable).status_code == 200
     run(app, jobs.run_due, later(record, days=6))
-    assert len(smtp.to(AGREEMENT["mentor_email"])) == 1, "copies are sent once"
+    assert len(smtp.to(AGREEMENT["mentor_email"])) == 2, "copies are sent once"
 
 
 def test_agreement_request_expires_and_the_first_party_is_told(app, client, store, smtp):
-    post(client, "/en/forms/agreement/", AGREEMENT)
-    [record] = store.list("agreement")
+    record = send_and_verify(client, app, store, AGREEMENT, "en")
     run(app, jobs.run_due, later(record, minutes=1))
     run(app, jobs.run_due, later(record, days=14, minutes=1))
     assert store.get("agreement", record.id).status == "expired"
@@ -153,16 +159,30 @@ def test_agreement_request_expires_and_the_first_party_is_told(app, client, stor
     assert len(smtp.to(AGREEMENT["mentor_email"])) == 1
 
 
-def test_follow_up_reminders_before_start_midway_and_final(app, client, store, smtp):
-    post(client, "/forms/agreement/", AGREEMENT)
+def test_an_address_never_confirmed_expires_and_nobody_else_is_emailed(app, client, store, smtp):
+    send_agreement(client, AGREEMENT, "en")
     [record] = store.list("agreement")
-    oslo_noon = datetime(2026, 1, 1, 11, tzinfo=timezone.utc)   # 4 days before the start
-    store.update("agreement", record.id, status="confirmed", data={"copies_sent_at": "done"}, due=oslo_noon)
-    run(app, jobs.run_due, oslo_noon)
+    run(app, jobs.run_due, later(record, minutes=1))
+    run(app, jobs.run_due, later(record, days=14, minutes=1))
+    assert store.get("agreement", record.id).status == "expired"
+    assert len(smtp.to(AGREEMENT["mentor_email"])) == 1 and smtp.to(AGREEMENT["mentee_email"]) == []
+
+
+def test_follow_up_reminders_before_start_midway_and_final(app, client, store, smtp):
+    send_agreement(client, AGREEMENT)
+    [record] = store.list("agreement")
+
+    def oslo_noon(day):
+        return datetime(day.year, day.month, day.day, 11, tzinfo=timezone.utc)
+
+    store.update("agreement", record.id, status="confirmed", data={"copies_sent_at": "done"},
+                 due=oslo_noon(START - timedelta(days=4)))
+
+    run(app, jobs.run_due, oslo_noon(START - timedelta(days=4)))
     assert smtp.messages == []
-    for day, moment in ((datetime(2026, 1, 2, 11, tzinfo=timezone.utc), "start"),
-                        (datetime(2026, 3, 18, 11, tzinfo=timezone.utc), "midway"),
-                        (datetime(2026, 6, 17, 11, tzinfo=timezone.utc), "final")):
+    for day, moment in ((oslo_noon(START - timedelta(days=3)), "start"),
+                        (oslo_noon(MIDWAY - timedelta(days=2)), "midway"),
+                        (oslo_noon(FINAL - timedelta(days=2)), "final")):
         run(app, jobs.run_due, day)
         run(app, jobs.run_due, day + timedelta(days=1))
         flag = store.get("agreement", record.id).data[f"followup_{moment}_sent_at"]

@@ -1,8 +1,8 @@
 // What JavaScript adds to the handbook. Every form works without it; this only makes them nicer:
 // - the error summary takes focus, so a screen reader reads it first;
 // - long text fields count down the characters left;
-// - a long form keeps a draft in the browser while it is typed, restored after a reload or a lost
-//   connection and cleared once the service has accepted the form;
+// - a long form keeps a draft in the browser while it is typed (the agreement one per step),
+//   restored after a reload or a lost connection and cleared once the service has accepted it;
 // - a form whose send cannot reach the service stays on the page, with its answers, and says so;
 // - "Was this page helpful?" sends its answer without leaving the page;
 // - the printable agreement gets a print button;
@@ -119,7 +119,10 @@
   }
 
   function isEmpty(form) {
+    // Answers the page chose for the reader (data-draft-defaults) do not count as typed.
+    var defaults = (form.getAttribute("data-draft-defaults") || "").split(" ");
     return draftFields(form).every(function (el) {
+      if (defaults.indexOf(el.name) >= 0) return true;
       return (el.type === "radio" || el.type === "checkbox") ? !el.checked : (el.tagName === "SELECT" || !el.value);
     });
   }
@@ -172,13 +175,19 @@
     });
   }
 
-  // A receipt means the service has the form: its draft is no longer needed.
+  // A receipt means the service has the form: its drafts (one per step) are no longer needed.
   function clearAcceptedDrafts() {
     document.querySelectorAll("[data-clear-draft]").forEach(function (receipt) {
       var key = DRAFT_PREFIX + receipt.getAttribute("data-clear-draft");
       ["local", "session"].forEach(function (kind) {
         var storage = storageFor(kind);
-        if (storage) storage.removeItem(key);
+        if (!storage) return;
+        var stale = [];
+        for (var i = 0; i < storage.length; i++) {
+          var name = storage.key(i);
+          if (name === key || name.indexOf(key + "-") === 0) stale.push(name);
+        }
+        stale.forEach(function (name) { storage.removeItem(name); });
       });
     });
   }
