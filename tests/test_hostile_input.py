@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
+from agreement_flow import send_and_verify
 from conftest import LANGUAGES, ROOT, SECRET, csrf_token, free_port, language_prefix
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -30,7 +31,7 @@ from test_mail import later, run
 
 from forms_service import create_app, programmes
 from forms_service import scheduler as jobs
-from forms_service.agreement import AgreementForm, confirm_link
+from forms_service.agreement import WhoForm, confirm_link
 from forms_service.concern import ConcernForm, ack_link
 from forms_service.feedback import EvaluationForm, PageFeedbackForm
 from forms_service.formkit import NOT_IN_TEXT, NOT_ONE_LINE, OneLine
@@ -39,7 +40,7 @@ from wtforms.validators import Length
 PAGE_FEEDBACK = {"page": "/agreements/", "rating": "1", "comment": "Helpful."}
 FORMS = {  # kind: (path, base answers, form class)
     "concern": ("forms/concern/", CONCERN, ConcernForm),
-    "agreement": ("forms/agreement/", AGREEMENT, AgreementForm),
+    "agreement": ("forms/agreement/", AGREEMENT, WhoForm),  # the first of its steps
     "evaluation": ("forms/feedback/", EVALUATION, EvaluationForm),
     "page_feedback": ("forms/feedback/page/", PAGE_FEEDBACK, PageFeedbackForm),
 }
@@ -91,9 +92,9 @@ def count_all(store) -> int:
 # -- bodies: forms only ---------------------------------------------------------------------------
 
 def confirm_and_ack_paths(app, client, store) -> list[str]:
-    post(client, "/forms/agreement/", AGREEMENT)
+    agreement = send_and_verify(client, app, store, AGREEMENT)
     post(client, "/forms/concern/", CONCERN)
-    [agreement], [concern] = store.list("agreement"), store.list("concern")
+    [concern] = store.list("concern")
     with app.test_request_context():
         links = [confirm_link(agreement.id, "en"), ack_link(concern.id, "contact", "en")]
     return [re.sub(r"^https?://[^/]+", "", link) for link in links]
@@ -238,7 +239,7 @@ def test_every_form_with_hostile_values_in_every_encoding(app, client, store, ki
 def test_confirm_changes_and_acknowledge_with_hostile_values(app, client, store, full_name, comment, encoding,
                                                              which):
     if not store.list("agreement", status="awaiting_confirmation"):
-        post(client, "/forms/agreement/", AGREEMENT)
+        send_and_verify(client, app, store, AGREEMENT)
     if not store.list("concern", status="new"):
         post(client, "/forms/concern/", CONCERN)
     [agreement] = store.list("agreement", status="awaiting_confirmation")
@@ -379,16 +380,16 @@ def test_export_to_a_terminal_shows_control_characters_escaped(app, store, tmp_p
 # -- limits --------------------------------------------------------------------------------------
 
 def test_one_limit_per_address_across_the_whole_service(built_site, tmp_path):
-    app = create_app({"TESTING": True, "SECRET_KEY": SECRET, "SITE_DIR": str(built_site),
-                      "INSTANCE_PATH": str(tmp_path / "i"), "FORM_RATE_LIMIT": "100 per minute",
-                      "SERVICE_RATE_LIMIT": "5 per minute"})
+    config = {"TESTING": True, "SECRET_KEY": SECRET, "SITE_DIR": str(built_site),
+              "INSTANCE_PATH": str(tmp_path / "i"), "FORM_RATE_LIMIT": "100 per minute"}
+    setup = create_app({**config, "SERVICE_RATE_LIMIT": "1000 per minute"})
+    paths = confirm_and_ack_paths(setup, setup.test_client(), setup.extensions["store"])
+    app = create_app({**config, "SERVICE_RATE_LIMIT": "3 per minute"})
     client = app.test_client()
-    store = app.extensions["store"]
-    paths = confirm_and_ack_paths(app, client, store)  # two posts
     assert client.get("/forms/concern/").status_code == 200  # a form page is not counted
-    assert client.get(paths[0]).status_code == 200  # the confirmation link: counted (3)
-    assert client.get(paths[1]).status_code == 200  # the acknowledgement link: counted (4)
-    assert client.post("/forms/feedback/page/", data=PAGE_FEEDBACK).status_code == 200  # 5
+    assert client.get(paths[0]).status_code == 200  # the confirmation link: counted (1)
+    assert client.get(paths[1]).status_code == 200  # the acknowledgement link: counted (2)
+    assert client.post("/forms/feedback/page/", data=PAGE_FEEDBACK).status_code == 200  # 3
     assert client.post("/forms/feedback/page/", data=PAGE_FEEDBACK).status_code == 429
     assert client.get(paths[1]).status_code == 429
     response = client.post("/da/forms/feedback/", data=EVALUATION)

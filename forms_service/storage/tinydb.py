@@ -248,6 +248,7 @@ class TinyDBStore:
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+        self._seen: dict[str, int] = {}
         _private_folder(self.root)
 
     # -- the interface -------------------------------------------------------------------
@@ -388,20 +389,26 @@ class TinyDBStore:
             pass  # a wake-up is a courtesy: the waiter polls anyway
 
     def wait(self, channel: str, timeout: float) -> bool:
+        """Poll the channel's file; a notify since this store's last wait counts too, so a
+        submission made while the scheduler was busy is not left for the next round."""
         path = self.root / f".wake-{_checked_kind(channel)}"
-        try:
-            seen = path.stat().st_mtime_ns
-        except FileNotFoundError:
-            seen = 0
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            time.sleep(min(WAKE_POLL_S, max(deadline - time.monotonic(), 0)))
+
+        def stamp() -> int:
             try:
-                if path.stat().st_mtime_ns != seen:
-                    return True
+                return path.stat().st_mtime_ns
             except FileNotFoundError:
-                pass
-        return False
+                return 0
+
+        seen = self._seen.setdefault(channel, stamp())
+        deadline = time.monotonic() + timeout
+        while True:
+            now = stamp()
+            if now != seen:
+                self._seen[channel] = now
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(WAKE_POLL_S, max(deadline - time.monotonic(), 0)))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
