@@ -421,7 +421,7 @@ def _step_view(number: int):
     if request.method == "POST":
         form = _step_form(number, answers, posted=True)
         if form.caught_in_honeypot():
-            session["receipt"] = {"form": "agreement", "reference": formkit.fake_reference()}
+            formkit.keep_receipt("agreement", reference=formkit.fake_reference())
             return redirect(url_for("agreement.sent"), 303)
         if not form.validate():
             return _render_step(number, form, status=422)
@@ -519,7 +519,7 @@ def check():
         return _render_check(draft, _sign_form(answers, posted=False))
     form = _sign_form(answers, posted=True)
     if form.caught_in_honeypot():
-        session["receipt"] = {"form": "agreement", "reference": formkit.fake_reference()}
+        formkit.keep_receipt("agreement", reference=formkit.fake_reference())
         return redirect(url_for("agreement.sent"), 303)
     valid = form.validate()
     filler = answers["filled_by"]
@@ -536,7 +536,7 @@ def check():
     receipt = _store(answers, form)
     store().delete(DRAFT_KIND, draft.id)
     session.pop("agreement_draft", None)
-    session["receipt"] = {"form": "agreement", **receipt}
+    formkit.keep_receipt("agreement", **receipt)
     return redirect(url_for("agreement.sent"), 303)
 
 

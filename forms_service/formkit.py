@@ -306,13 +306,18 @@ def submit(name: str, template: str, form, store_it: Callable[[HandbookForm], di
     ``keep_automated`` is checked and stored even with the honeypot filled (a browser's autofill
     can fill it); ``store_it`` reads ``form.caught_in_honeypot()`` to mark the record."""
     if form.caught_in_honeypot() and not keep_automated:
-        session["receipt"] = {"form": name, "reference": fake_reference(), "at": time.time()}
+        keep_receipt(name, reference=fake_reference())
         return redirect(url_for(receipt_endpoint), 303)
     if not form.validate():
         return render_form(name, template, form, status=422, **context)
     receipt = store_it(form)
-    session["receipt"] = {"form": name, **receipt, "at": time.time()}
+    keep_receipt(name, **receipt)
     return redirect(url_for(receipt_endpoint), 303)
+
+
+def keep_receipt(name: str, **receipt) -> None:
+    """Remember in the session what the receipt of form ``name`` shows (see take_receipt)."""
+    session["receipt"] = {"form": name, **receipt, "at": time.time()}
 
 
 def take_receipt(name: str) -> dict | None:

@@ -202,7 +202,7 @@
     var controller = window.AbortController ? new AbortController() : null;
     var timer = controller && setTimeout(function () { controller.abort(); }, 8000);
     return fetch(url, {
-      method: "HEAD", cache: "no-store", credentials: "same-origin", signal: controller && controller.signal
+      method: "HEAD", cache: "no-store", credentials: "omit", signal: controller && controller.signal
     }).then(function () { return true; }, function () { return false; })
       .then(function (ok) { clearTimeout(timer); return ok; });
   }
