@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from agreement_flow import send_and_verify
 from test_forms import AGREEMENT, CONCERN, post
 from test_mail import COORDINATOR, CONTACT, later, link_in, run
 
@@ -16,9 +17,9 @@ pytestmark = pytest.mark.smtp
 
 
 def test_flows_go_on_after_the_import(app, client, store, smtp, tmp_path, database_url):
-    post(client, "/da/forms/agreement/", AGREEMENT)
+    agreement = send_and_verify(client, app, store, AGREEMENT, "da")
     post(client, "/forms/concern/", CONCERN)
-    [agreement], [concern] = store.list("agreement"), store.list("concern")
+    [concern] = store.list("concern")
     run(app, jobs.run_due, later(concern, minutes=1))
     [request] = smtp.to(AGREEMENT["mentee_email"])
     confirm = link_in(request, "/forms/agreement/confirm/")
