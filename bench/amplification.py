@@ -50,7 +50,7 @@ def maximal_report(letter: str) -> dict:
         "mentee_knows": "no",
         "reporter_name": letter * 100,
         "reporter_email": "reporter@example.org",
-        "reporter_phone": "+47 900 00 000 / 22 00 00 00 0",  # 30 characters
+        "reporter_phone": "+47 900 00 000 / 22 00 00 00 0", "mentee_name": "Ali Mentee", "workplace": "The warehouse",  # 30 characters
     }
 
 

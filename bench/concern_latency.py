@@ -36,7 +36,7 @@ CONTACT = "kontakt@example.org"
 REPORT = {
     "programme": "example", "concerns": "bullying", "urgency": "urgent",
     "observed": "Two colleagues laughed at the mentee's accent in the lunch room.",
-    "mentee_knows": "yes", "reporter_email": "ola@example.org", "reporter_phone": "+47 900 00 000",
+    "mentee_knows": "yes", "reporter_email": "ola@example.org", "reporter_phone": "+47 900 00 000", "mentee_name": "Ali Mentee", "workplace": "The warehouse",
 }
 
 

@@ -60,7 +60,7 @@ REPORT = {
     "mentee_knows": "yes",
     "reporter_name": "Ola Nordmann",
     "reporter_email": "ola@example.org",
-    "reporter_phone": "+47 900 00 000",
+    "reporter_phone": "+47 900 00 000", "mentee_name": "Ali Mentee", "workplace": "The warehouse",
 }
 SECRET = "benchmark-secret-key-0123456789abcdef0123456789"
 # Data goes where a deployment's instance folder would be, on the project's disk: /tmp can be
