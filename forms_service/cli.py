@@ -37,9 +37,12 @@ def check_config():
                else "Note: no [organisation] in the programmes file; the privacy notice names nobody.")
     try:
         click.echo("\n".join(describe(store())))
+        problems = store().problems()
     except StorageUnavailable as error:
         click.echo(f"Storage check: FAILED, {error}", err=True)
         sys.exit(1)
+    for problem in problems:
+        click.echo(f"Storage: {problem}", err=True)
     for programme in programmes:
         click.echo(f"Programme {programme.id}: contact {programme.contact.email}, backup {programme.backup.email}, "
                    f"{len(programme.coordinators)} coordinator(s), digest {programme.digest}")
@@ -54,10 +57,6 @@ def check_config():
     except (mail.TemporaryFailure, mail.PermanentFailure, OSError) as error:
         click.echo(f"Mail check: FAILED, {error}", err=True)
         sys.exit(1)
-    problems = store().problems()
-    for problem in problems:
-        click.echo(f"Storage: {problem}", err=True)
-    click.echo(f"Storage: {type(store()).__name__}, " + ("OK" if not problems else f"{len(problems)} problem(s)"))
     state = scheduling.status()
     if state["at"]:
         age = utcnow() - datetime.fromisoformat(state["at"])
