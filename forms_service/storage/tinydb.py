@@ -91,18 +91,21 @@ class AtomicJSONStorage(Storage):
         self._lines = 0
         self._used = 0  # where the next line goes: after the last whole line
         self._size = 0
+        self._loaded = False
 
     def read(self) -> dict | None:
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            self._records, self._lines = None, 0
-            return None
-        records, self._lines, self._used = parse_log(raw, self.path)
-        self._size = len(raw)
-        self._records = records
+        # The bucket is locked for this storage's whole life, so the file changes only through
+        # write(): it is read from disk once, and later reads are answered from what it holds.
+        if not self._loaded:
+            try:
+                raw = self.path.read_bytes()
+            except FileNotFoundError:
+                raw = b""
+            self._records, self._lines, self._used = parse_log(raw, self.path)
+            self._size = len(raw)
+            self._loaded = True
         # A copy for TinyDB, which changes what it is given; ours stays what the file holds.
-        return None if records is None else {TABLE: json.loads(json.dumps(records))}
+        return None if self._records is None else {TABLE: json.loads(json.dumps(self._records))}
 
     def write(self, data: dict) -> None:
         new = data.get(TABLE, {})
@@ -117,7 +120,7 @@ class AtomicJSONStorage(Storage):
             self._lines += 1
         else:
             self._replace(new)
-        self._records = json.loads(json.dumps(new))
+        self._records = new  # TinyDB lets go of what it wrote; its next read gets a copy
 
     def _put_line(self, line: bytes) -> None:
         fd = os.open(self.path, os.O_RDWR)
@@ -450,8 +453,13 @@ class TinyDBStore:
         except OSError as error:
             raise StorageUnavailable(f"cannot create {path.parent.name}: {error.strerror}") from error
         with _flock(path.with_name(path.name + ".lock")):
-            self._quarantine_if_corrupt(path)
-            db = _Bucket(str(path), storage=AtomicJSONStorage)
+            storage = AtomicJSONStorage(str(path))
+            try:
+                storage.read()
+            except CorruptBucket:
+                self._quarantine(path)
+                storage = AtomicJSONStorage(str(path))
+            db = _Bucket(str(path), storage=lambda *_: storage)
             try:
                 yield db.table(TABLE)
             except OSError as error:
@@ -473,15 +481,13 @@ class TinyDBStore:
             raise StorageUnavailable(f"cannot read {path.name}: {error.strerror}") from error
         return data.get(TABLE, {}).get(record_id)
 
-    def _quarantine_if_corrupt(self, path: Path) -> None:
-        try:
-            read_bucket(path)
-        except CorruptBucket:
-            folder = path.parent / "corrupt"
-            _private_folder(folder)
-            target = folder / f"{path.name}.{utcnow().strftime(_STAMP)}"
-            os.replace(path, target)
-            log.error("storage: %s/%s could not be read and was moved to %s", path.parent.name, path.name, target)
+    def _quarantine(self, path: Path) -> None:
+        """Move a bucket that cannot be read aside (under its lock), so every other record loads."""
+        folder = path.parent / "corrupt"
+        _private_folder(folder)
+        target = folder / f"{path.name}.{utcnow().strftime(_STAMP)}"
+        os.replace(path, target)
+        log.error("storage: %s/%s could not be read and was moved to %s", path.parent.name, path.name, target)
 
     def _all_docs(self, kind: str) -> Iterator[dict[str, Any]]:
         folder = self._folder(kind)
