@@ -115,9 +115,20 @@ def outbox_retry(ids, all_failed):
 
 @outbox.command("send")
 def outbox_send():
-    """Send every due message now."""
+    """Send every due message now (or have the active scheduler do it)."""
     with job_context(current_app._get_current_object()):
-        counts = mail.send_due()
+        # Every sender holds the scheduler's lock (see mail.release_claims): with a scheduler
+        # active, it is woken to send instead.
+        leader = store().leader("scheduler")
+        if not leader.try_acquire():
+            store().notify(mail.WAKE)
+            click.echo(f"A scheduler is active ({leader.holder()}); it was woken to send what is due now.")
+            return
+        try:
+            mail.release_claims()
+            counts = mail.send_due()
+        finally:
+            leader.release()
     click.echo(f"{counts['sent']} sent, {counts['retry']} to retry, {counts['failed']} failed")
 
 

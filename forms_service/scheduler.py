@@ -3,7 +3,8 @@ the digests and retention on their schedules.
 
 One process of the deployment is the active scheduler: it holds the storage's leader lock (a file
 lock in the instance folder, or a PostgreSQL advisory lock). Any other one waits as a standby and
-takes over within ``STANDBY_POLL_S`` when the active one dies. Under `make run` it runs in a
+takes over within ``STANDBY_POLL_S`` when the active one dies, and at once sends what the dead
+one had claimed but not finished (``mail.release_claims``). Under `make run` it runs in a
 thread of the web process; in production alone (`flask --app forms_service scheduler`).
 
 The run (``run_due``): for each area (concern reports, agreements) the records whose due time has
@@ -256,9 +257,13 @@ class Scheduler:
         app = self.app
         log.info("scheduler: active for %s (process %d)", app.instance_path, os.getpid())
         with job_context(app):
-            reindex = getattr(store(), "reindex", None)
-            if reindex:
-                reindex()
+            try:
+                reindex = getattr(store(), "reindex", None)
+                if reindex:
+                    reindex()
+                mail.release_claims()
+            except Exception as error:  # noqa: BLE001 - leading goes on; the leases still run out
+                log.error("scheduler: could not take over the outbox at once: %s", type(error).__name__)
         catch_up(app)
         cron = BackgroundScheduler(timezone=app.extensions["programmes"].time_zone)
         for name, trigger, (job, *args) in _cron_jobs(app):

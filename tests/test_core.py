@@ -173,6 +173,50 @@ def test_two_senders_and_a_stale_claim_send_once(app, store, smtp):
     assert message.status == "sent" and "text" not in message.data and "html" not in message.data
 
 
+def test_a_scheduler_taking_over_sends_at_once_what_a_stopped_sender_held(app, store, smtp):
+    now = datetime.now(timezone.utc)
+    with app.test_request_context():
+        for n in range(3):
+            mail.queue("delivery_failed", Person("A", f"a{n}@example.org", "nb"), key=str(n), now=now,
+                       failed_id="1", purpose_failed="p", recipient="r", reason="x", attempts=1)
+        held = mail.claim_due(now)  # the sender that held the lock dies with these claimed
+        assert len(held) == 3 and mail.lease() > timedelta(minutes=2)
+    running = scheduler.Scheduler(app)
+    threading.Thread(target=running.run, daemon=True).start()
+    try:
+        deadline = time.monotonic() + 20
+        while len(smtp.messages) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        running.stop()
+    assert sorted(m["To"] for m in smtp.messages) == [f"A <a{n}@example.org>" for n in range(3)], \
+        "sent when the scheduler took over, not after the lease"
+    assert {r.status for r in store.list(mail.KIND)} == {"sent"}
+
+
+def test_outbox_send_wakes_an_active_scheduler_instead_of_sending_beside_it(app, store, smtp, monkeypatch):
+    monkeypatch.setattr(scheduler, "RUN_EVERY_S", 60)
+    running = scheduler.Scheduler(app)
+    threading.Thread(target=running.run, daemon=True).start()
+    try:
+        assert running.active.wait(20)
+        time.sleep(1)  # its first run is over; it waits up to a minute
+        with app.test_request_context(), monkeypatch.context() as quiet:
+            # Queued without the usual wake-up, as by a process that could not reach the scheduler.
+            quiet.setattr(app.extensions["store"], "notify", lambda channel: None)
+            mail.queue("delivery_failed", Person("A", "a@example.org", "nb"), key="k", failed_id="1",
+                       purpose_failed="p", recipient="r", reason="x", attempts=1)
+        result = app.test_cli_runner().invoke(args=["outbox", "send"])
+        assert result.exit_code == 0 and "A scheduler is active" in result.output, result.output
+        assert f"pid {os.getpid()}" in result.output, "the operator sees which process"
+        deadline = time.monotonic() + 10
+        while not smtp.to("a@example.org") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert smtp.to("a@example.org")
+    finally:
+        running.stop()
+
+
 def test_poisoned_records_of_every_kind_do_not_stop_a_concern_report(app, client, store, smtp):
     now = datetime.now(timezone.utc)
     edge = {**AGREEMENT, "start_date": "0001-01-01", "end_date": "9999-12-31", "midway_date": "0001-01-01",

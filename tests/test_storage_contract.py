@@ -7,6 +7,7 @@ leader lock and wake-ups.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -325,12 +326,15 @@ def test_one_leader_at_a_time(records, open_store):
     assert theirs.try_acquire() is False and theirs.held() is False
     other_name = open_store().leader("digest")
     assert other_name.try_acquire() is True, "locks of other names are separate"
+    assert f"pid {os.getpid()}" in theirs.holder(), "the operator sees who holds it"
     mine.release()
     assert mine.held() is False
+    assert records.leader("scheduler").holder() == "nobody"
     assert theirs.try_acquire() is True and theirs.held() is True
     assert records.leader("scheduler").try_acquire() is False
     theirs.release()
     other_name.release()
+    assert other_name.holder() == "nobody"
 
 
 def test_a_notify_wakes_a_waiter(records, open_store):

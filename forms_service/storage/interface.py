@@ -115,6 +115,9 @@ class Leader(Protocol):
     def release(self) -> None:
         """Let it go, so that a standby can take over at once."""
 
+    def holder(self) -> str:
+        """Which process holds it, for the operator: text with "pid N" in it, or "nobody"."""
+
 
 @runtime_checkable
 class Store(Protocol):

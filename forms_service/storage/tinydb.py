@@ -29,6 +29,7 @@ import fcntl
 import json
 import logging
 import os
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -580,7 +581,7 @@ class FileLeader:
             os.close(fd)
             return False
         os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        os.write(fd, f"{socket.gethostname()} pid {os.getpid()}".encode())
         self.fd = fd
         return True
 
@@ -588,10 +589,22 @@ class FileLeader:
         return self.fd is not None
 
     def holder(self) -> str:
+        """The holder's host and pid; "nobody" once the lock is free (a dead holder's text stays)."""
         try:
-            return self.path.read_text(encoding="utf-8").strip() or "unknown"
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return "nobody"
         except OSError:
             return "unknown"
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return os.read(fd, 200).decode("utf-8", "replace").strip() or "unknown"
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return "nobody"
+        finally:
+            os.close(fd)
 
     def release(self) -> None:
         if self.fd is not None:
