@@ -13,9 +13,12 @@ With ``--database-url postgresql://...`` (a database the benchmark may empty: it
 deleted) or ``--postgres`` (a throwaway server started for the run, durable settings), the same
 run also measures PostgreSQL beside TinyDB:
 
-* the posts spread over two gunicorn instances (2 workers each) with 0, 10,000 and 100,000
-  records stored, for both backends (TinyDB: both instances on one instance folder; PostgreSQL:
-  each its own instance folder, one database); target: p95 <= 50 ms at 100,000;
+* the posts spread over two gunicorn instances (2 workers each, rate limits shared in one
+  Redis) with 0, 10,000 and 100,000 records stored, for both backends (TinyDB: both instances on
+  one instance folder; PostgreSQL: each its own instance folder, one database); target: p95 <=
+  50 ms at 100,000. Twice, each post after loading its form: the clients as fast as they can
+  (throughput; on a small machine the latency is then mostly waiting for a core), then at a
+  steady rate (``--rate``, 20 reports/s in all by default: far above what a programme sees);
 * the minute run's cost (``scheduler.run_due`` with nothing due) with 1,000 and 100,000 records
   stored; target: flat, cost at 100,000 <= 1.5 x cost at 1,000.
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import random
 import re
 import signal
 import socket
@@ -148,9 +152,32 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(instance: Path, port: int, database_url: str = "") -> subprocess.Popen:
+def start_redis(folder: Path) -> tuple[subprocess.Popen, str]:
+    """Debian's redis-server on 127.0.0.1, without persistence: the rate limits that several app
+    servers share, as in a deployment on several machines."""
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--save", "", "--appendonly", "no", "--port", str(port), "--bind", "127.0.0.1",
+         "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return process, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+def start_gunicorn(instance: Path, port: int, database_url: str = "", redis_url: str = "") -> subprocess.Popen:
     env = {**os.environ, "FORMS_SECRET_KEY": SECRET, "FORMS_INSTANCE_PATH": str(instance),
-           "FORMS_FORM_RATE_LIMIT": "100000 per minute", "FORMS_DATABASE_URL": database_url}
+           "FORMS_FORM_RATE_LIMIT": "100000 per minute", "FORMS_SERVICE_RATE_LIMIT": "100000 per minute",
+           "FORMS_DATABASE_URL": database_url}
+    if redis_url:
+        env["FORMS_RATELIMIT_STORAGE_URI"] = redis_url
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--log-level",
          "warning", "forms_service:create_app()"], cwd=ROOT, env=env)
@@ -165,19 +192,26 @@ def start_gunicorn(instance: Path, port: int, database_url: str = "") -> subproc
     raise RuntimeError("gunicorn did not start")
 
 
-def client(port: int, count: int, latencies: list[float], errors: list[str], stop_at: float) -> None:
-    """One person: a session of their own, a form, then ``count`` reports in a row."""
-    cookie = ""
-    for _ in range(count):
+def client(port: int, count: int, latencies: list[float], errors: list[str], stop_at: float,
+           form_once: bool = False, every: float = 0.0) -> None:
+    """One person: a session of their own, a form, then ``count`` reports in a row (each after
+    loading the form again, unless ``form_once``: then the load is the posts alone). With
+    ``every``, a report starts every that many seconds (a steady rate) instead of at once."""
+    cookie = token = ""
+    began = time.monotonic() + (random.random() * every)
+    for n in range(count):
+        if every:
+            time.sleep(max(0.0, began + n * every - time.monotonic()))
         if time.monotonic() > stop_at:
             return
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        connection.request("GET", "/forms/concern/", headers={"Cookie": cookie})
-        response = connection.getresponse()
-        page = response.read().decode()
-        cookie = (response.getheader("Set-Cookie") or cookie).split(";")[0]
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        connection.close()
+        if not (form_once and token):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("GET", "/forms/concern/", headers={"Cookie": cookie})
+            response = connection.getresponse()
+            page = response.read().decode()
+            cookie = (response.getheader("Set-Cookie") or cookie).split(";")[0]
+            token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+            connection.close()
         body = urlencode({**REPORT, "csrf_token": token})
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         start = time.perf_counter()
@@ -257,13 +291,31 @@ class Backend:
 
             with psycopg.connect(self.database_url, autocommit=True) as conn:
                 conn.execute("VACUUM ANALYZE records")
+                conn.execute("CHECKPOINT")
         store.close()
+        # What the fill wrote goes to disk now, not during the measurement that follows.
+        os.sync()
 
 
 def spread_load(backends: list[Backend], clients: int, per_client: int, levels: list[int],
-                time_limit: float) -> None:
-    print(f"\nsubmissions spread over two gunicorn instances (2 workers each), {clients} concurrent clients x "
-          f"{per_client} reports:")
+                time_limit: float, form_once: bool = False, rate: float = 0.0) -> None:
+    shape = "the form loaded once per client" if form_once else "each after loading the form"
+    if rate:
+        shape += f", at a steady {rate:g} reports/s in all"
+    print(f"\nsubmissions spread over two gunicorn instances (2 workers each, rate limits in one Redis), "
+          f"{clients} concurrent clients x {per_client} reports, {shape}:")
+    with tempfile.TemporaryDirectory(dir=WORK) as folder:
+        redis, redis_url = start_redis(Path(folder))
+        try:
+            _spread_levels(backends, clients, per_client, levels, time_limit, redis_url, form_once,
+                           clients / rate if rate else 0.0)
+        finally:
+            redis.terminate()
+            redis.wait(timeout=10)
+
+
+def _spread_levels(backends: list[Backend], clients: int, per_client: int, levels: list[int], time_limit: float,
+                   redis_url: str, form_once: bool, every: float) -> None:
     for stored in levels:
         for backend in backends:
             with tempfile.TemporaryDirectory(dir=WORK) as tmp:
@@ -277,14 +329,15 @@ def spread_load(backends: list[Backend], clients: int, per_client: int, levels: 
                 backend.fill(instances[0], stored)
                 filled = time.perf_counter() - filled
                 ports = [free_port(), free_port()]
-                servers = [start_gunicorn(instance, port, backend.database_url)
+                servers = [start_gunicorn(instance, port, backend.database_url, redis_url)
                            for instance, port in zip(instances, ports)]
                 try:
                     latencies: list[float] = []
                     errors: list[str] = []
                     stop_at = time.monotonic() + time_limit
                     threads = [threading.Thread(target=client, args=(ports[i % 2], per_client, latencies, errors,
-                                                                     stop_at)) for i in range(clients)]
+                                                                     stop_at, form_once, every))
+                               for i in range(clients)]
                     started = time.perf_counter()
                     for thread in threads:
                         thread.start()
@@ -366,6 +419,11 @@ def main() -> int:
     parser.add_argument("--minute-levels", type=int, nargs="*", default=[1_000, 100_000])
     parser.add_argument("--minute-rounds", type=int, default=50)
     parser.add_argument("--minute-only", action="store_true", help="only the minute run, for both backends")
+    parser.add_argument("--spread-only", action="store_true", help="only the posts over two instances, for both backends")
+    parser.add_argument("--rate", type=float, default=20.0,
+                        help="reports per second in all for the steady-rate run over two instances")
+    parser.add_argument("--form-once", action="store_true",
+                        help="in the posts over two instances, each client loads the form once (the load is posts alone)")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}")
     WORK.mkdir(exist_ok=True)
@@ -382,17 +440,21 @@ def main() -> int:
             from forms_service.storage.postgres import upgrade
 
             upgrade(database_url)
+        backends = [Backend("TinyDB")] + ([Backend("PostgreSQL", database_url)] if database_url else [])
         if args.minute_only:
-            backends = [Backend("TinyDB")] + ([Backend("PostgreSQL", database_url)] if database_url else [])
             minute_run_cost(backends, args.minute_levels, args.minute_rounds)
+            return 0
+        if args.spread_only:
+            spread_load(backends, args.clients, args.per_client, args.spread_levels, args.time_limit, args.form_once)
+            spread_load(backends, args.clients, args.per_client, args.spread_levels, args.time_limit, rate=args.rate)
             return 0
         storage_benchmark(args.rounds)
         if database_url:
             postgres_adds(database_url, args.rounds)
         if not args.storage_only:
             if database_url:
-                backends = [Backend("TinyDB"), Backend("PostgreSQL", database_url)]
                 spread_load(backends, args.clients, args.per_client, args.spread_levels, args.time_limit)
+                spread_load(backends, args.clients, args.per_client, args.spread_levels, args.time_limit, rate=args.rate)
                 minute_run_cost(backends, args.minute_levels, args.minute_rounds)
             else:
                 load_benchmark(args.clients, args.per_client, args.levels, args.time_limit)
