@@ -23,8 +23,9 @@ from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import ValidationError
 
-from . import faults, formkit, mail
-from .formkit import HandbookForm, day, programmes
+from . import faults, fields, formkit, mail
+from .fields import HandbookForm
+from .formkit import day, programmes
 from .i18n import current_language, localized_route
 from .links import LinkExpired, LinkInvalid, external_url, page_url, sign, unsign
 from .programmes import Person
@@ -56,14 +57,14 @@ PER_SENDER_PER_DAY = 5
 # Nav's mentor grant: months a period may last, by which rule applies.
 GRANT_MONTHS = {"standard": 6, "reduced": 36}
 
-PARTIES = formkit.options(("mentor", _l("I am the mentor")), ("mentee", _l("I am the mentee")))
-AGENDA = formkit.options(
+PARTIES = fields.options(("mentor", _l("I am the mentor")), ("mentee", _l("I am the mentee")))
+AGENDA = fields.options(
     ("mentee", _l("The mentee")),
     ("mentor", _l("The mentor")),
     ("both", _l("We take turns")),
 )
-LANGUAGE_CHOICES = formkit.options(("nb", "Norsk bokmål"), ("en", "English"), ("da", "Dansk"))
-GRANT_PERIODS = formkit.options(
+LANGUAGE_CHOICES = fields.options(("nb", "Norsk bokmål"), ("en", "English"), ("da", "Dansk"))
+GRANT_PERIODS = fields.options(
     ("standard", _l("Up to 6 months")),
     ("reduced", _l("Up to 36 months: the mentee has reduced work capacity")),
 )
@@ -104,18 +105,18 @@ def _programme(programme_id: str | None):
 # -- the five steps -----------------------------------------------------------------------------
 
 class WhoForm(HandbookForm):
-    programme = formkit.programme_field()
-    filled_by = formkit.radios(_l("Who is filling in the agreement?"), PARTIES,
+    programme = fields.programme_field()
+    filled_by = fields.radios(_l("Who is filling in the agreement?"), PARTIES,
                                missing=_l("Choose whether you are the mentor or the mentee"))
-    mentor_name = formkit.text(_l("Mentor's full name"), missing=_l("Enter the mentor's full name"), max=formkit.SHORT)
-    mentor_email = formkit.email(_l("Mentor's email address"), missing=_l("Enter the mentor's email address"),
+    mentor_name = fields.text(_l("Mentor's full name"), missing=_l("Enter the mentor's full name"), max=fields.SHORT)
+    mentor_email = fields.email(_l("Mentor's email address"), missing=_l("Enter the mentor's email address"),
                                  autocomplete="off", wrong=_l("Enter the mentor's email address in the right format, "
                                                               "like name@example.org"))
-    mentee_name = formkit.text(_l("Mentee's full name"), missing=_l("Enter the mentee's full name"), max=formkit.SHORT)
-    mentee_email = formkit.email(_l("Mentee's email address"), missing=_l("Enter the mentee's email address"),
+    mentee_name = fields.text(_l("Mentee's full name"), missing=_l("Enter the mentee's full name"), max=fields.SHORT)
+    mentee_email = fields.email(_l("Mentee's email address"), missing=_l("Enter the mentee's email address"),
                                  autocomplete="off", wrong=_l("Enter the mentee's email address in the right format, "
                                                               "like name@example.org"))
-    other_language = formkit.radios(
+    other_language = fields.radios(
         _l("Which language should the other party's email be in?"), LANGUAGE_CHOICES,
         missing=_l("Choose the language of the other party's email"),
         hint=_l("The email and the page it links to are written in this language."))
@@ -127,26 +128,26 @@ class WhoForm(HandbookForm):
 
 
 class GoalsForm(HandbookForm):
-    goals = formkit.long_text(_l("The mentee's goals"), missing=_l("Describe the mentee's goals"),
+    goals = fields.long_text(_l("The mentee's goals"), missing=_l("Describe the mentee's goals"),
                               hint=_l("What does the mentee want to learn or achieve?"))
-    goal_signs = formkit.long_text(_l("How will you both know that a goal is reached?"),
+    goal_signs = fields.long_text(_l("How will you both know that a goal is reached?"),
                                    missing=_l("Say how you will know that a goal is reached"))
-    help_wanted = formkit.long_text(_l("What help does the mentee want?"))
+    help_wanted = fields.long_text(_l("What help does the mentee want?"))
 
 
 class RolesForm(HandbookForm):
-    mentor_will = formkit.long_text(_l("The mentor will"), missing=_l("Say what the mentor will do"), max=1000)
-    mentor_will_not = formkit.long_text(_l("The mentor will not"), max=1000)
-    mentor_can = formkit.long_text(_l("The mentor can"), max=1000)
-    mentor_cannot = formkit.long_text(_l("The mentor cannot"), max=1000)
-    mentee_will = formkit.long_text(_l("The mentee will"), missing=_l("Say what the mentee will do"), max=1000)
-    mentee_will_not = formkit.long_text(_l("The mentee will not"), max=1000)
-    mentee_can = formkit.long_text(_l("The mentee can"), max=1000)
-    mentee_cannot = formkit.long_text(_l("The mentee cannot"), max=1000)
+    mentor_will = fields.long_text(_l("The mentor will"), missing=_l("Say what the mentor will do"), max=1000)
+    mentor_will_not = fields.long_text(_l("The mentor will not"), max=1000)
+    mentor_can = fields.long_text(_l("The mentor can"), max=1000)
+    mentor_cannot = fields.long_text(_l("The mentor cannot"), max=1000)
+    mentee_will = fields.long_text(_l("The mentee will"), missing=_l("Say what the mentee will do"), max=1000)
+    mentee_will_not = fields.long_text(_l("The mentee will not"), max=1000)
+    mentee_can = fields.long_text(_l("The mentee can"), max=1000)
+    mentee_cannot = fields.long_text(_l("The mentee cannot"), max=1000)
     # Asked only when the programme uses Nav's mentor grant.
-    mentor_tasks = formkit.long_text(_l("The mentor's tasks"), missing=_l("Describe the mentor's tasks"), max=1000,
+    mentor_tasks = fields.long_text(_l("The mentor's tasks"), missing=_l("Describe the mentor's tasks"), max=1000,
                                      hint=_l("Nav asks for them when it grants a mentor."))
-    mentor_hours = formkit.text(_l("The mentor's hours per week"), missing=_l("Enter the mentor's hours per week"),
+    mentor_hours = fields.text(_l("The mentor's hours per week"), missing=_l("Enter the mentor's hours per week"),
                                 max=20, hint=_l("For example 4"))
 
     def validate_mentor_hours(self, field):
@@ -159,27 +160,27 @@ class RolesForm(HandbookForm):
 
 
 class MeetingsForm(HandbookForm):
-    meeting_frequency = formkit.text(_l("How often do you meet?"), missing=_l("Say how often you will meet"),
+    meeting_frequency = fields.text(_l("How often do you meet?"), missing=_l("Say how often you will meet"),
                                      hint=_l("For example every week at first, later every five or six weeks."))
-    meeting_length = formkit.text(_l("How long is a meeting?"), missing=_l("Say how long a meeting will be"),
-                                  max=formkit.SHORT, hint=_l("For example one to two hours."))
-    changes_rules = formkit.long_text(_l("Rules for changes and cancellations"),
+    meeting_length = fields.text(_l("How long is a meeting?"), missing=_l("Say how long a meeting will be"),
+                                  max=fields.SHORT, hint=_l("For example one to two hours."))
+    changes_rules = fields.long_text(_l("Rules for changes and cancellations"),
                                       missing=_l("Write your rules for changes and cancellations"), max=1000,
                                       hint=_l("For example: cancel at least a day before, and suggest a new time."))
-    agenda_by = formkit.radios(_l("Who prepares the agenda?"), AGENDA, missing=_l("Choose who prepares the agenda"))
+    agenda_by = fields.radios(_l("Who prepares the agenda?"), AGENDA, missing=_l("Choose who prepares the agenda"))
 
 
 class DatesForm(HandbookForm):
-    start_date = formkit.date_field(_l("Start date"), missing=_l("Enter the start date"))
-    end_date = formkit.date_field(_l("End date"), missing=_l("Enter the end date"))
+    start_date = fields.date_field(_l("Start date"), missing=_l("Enter the start date"))
+    end_date = fields.date_field(_l("End date"), missing=_l("Enter the end date"))
     # Asked only when the programme uses Nav's mentor grant.
-    grant_period = formkit.radios(_l("How long can Nav's mentor grant last for the mentee?"), GRANT_PERIODS,
+    grant_period = fields.radios(_l("How long can Nav's mentor grant last for the mentee?"), GRANT_PERIODS,
                                   missing=_l("Choose how long Nav's mentor grant can last"))
-    midway_date = formkit.date_field(_l("Date of the midway evaluation"),
+    midway_date = fields.date_field(_l("Date of the midway evaluation"),
                                      missing=_l("Enter the date of the midway evaluation"))
-    final_date = formkit.date_field(_l("Date of the final evaluation"),
+    final_date = fields.date_field(_l("Date of the final evaluation"),
                                     missing=_l("Enter the date of the final evaluation"))
-    evaluation_how = formkit.long_text(_l("How will you evaluate?"), max=1000,
+    evaluation_how = fields.long_text(_l("How will you evaluate?"), max=1000,
                                        hint=_l("For example a conversation, the handbook's evaluation form, or both."))
 
     def validate_start_date(self, field):
@@ -261,24 +262,24 @@ def _step_form(number: int, answers: dict, *, posted: bool, csrf: bool = True):
         for name in NAV_ONLY & set(form._fields):
             delattr(form, name)
     if number == 1:
-        formkit.set_programme_choices(form)
+        fields.set_programme_choices(form)
     return form
 
 
 # -- signing ------------------------------------------------------------------------------------
 
 class DeclarationMixin:
-    declaration_name = formkit.text(
+    declaration_name = fields.text(
         _l("Type your full name to sign the declaration of confidentiality"),
         missing=_l("Type your full name to sign the declaration of confidentiality"),
-        max=formkit.SHORT, autocomplete="name")
+        max=fields.SHORT, autocomplete="name")
 
 
 class SignForm(DeclarationMixin, HandbookForm):
-    signature = formkit.text(
+    signature = fields.text(
         _l("Type your full name to confirm the agreement"),
         missing=_l("Type your full name to confirm the agreement"),
-        max=formkit.SHORT,
+        max=fields.SHORT,
         hint=_l("This is your signature. We then email you a link to confirm your address; "
                 "after that, the other party is asked to confirm."),
         autocomplete="name",
@@ -286,12 +287,12 @@ class SignForm(DeclarationMixin, HandbookForm):
 
 
 class ConfirmForm(DeclarationMixin, HandbookForm):
-    full_name = formkit.text(_l("Type your full name to confirm"), missing=_l("Type your full name to confirm"),
-                             max=formkit.SHORT, autocomplete="name")
+    full_name = fields.text(_l("Type your full name to confirm"), missing=_l("Type your full name to confirm"),
+                             max=fields.SHORT, autocomplete="name")
 
 
 class ChangesForm(HandbookForm):
-    comment = formkit.long_text(_l("What should be changed?"), missing=_l("Write what should be changed"),
+    comment = fields.long_text(_l("What should be changed?"), missing=_l("Write what should be changed"),
                                 hint=_l("The person who filled in the agreement gets your comment."))
 
 

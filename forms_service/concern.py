@@ -20,8 +20,9 @@ from enum import StrEnum
 from flask import Blueprint, current_app, request
 from flask_babel import lazy_gettext as _l
 
-from . import concern_mail, faults, formkit, mail
-from .formkit import HandbookForm, labels, programmes, when
+from . import concern_mail, faults, fields, formkit, mail
+from .fields import HandbookForm
+from .formkit import labels, programmes, when
 from .i18n import current_language, localized_route
 from .links import LinkError, external_url, sign, unsign
 from .programmes import Person
@@ -38,7 +39,7 @@ class Status(StrEnum):
     NOTIFIED = "notified"
     ACKNOWLEDGED = "acknowledged"
 
-CONCERNS = formkit.options(
+CONCERNS = fields.options(
     ("self_harm", _l("Self-harm or thoughts of suicide")),
     ("substances", _l("Alcohol or drugs")),
     ("bullying", _l("Bullying")),
@@ -47,57 +48,57 @@ CONCERNS = formkit.options(
     ("mental_health", _l("Mental health")),
     ("other", _l("Something else")),
 )
-URGENCY = formkit.options(
+URGENCY = fields.options(
     ("urgent", _l("Urgent: the contact person should act today")),
     ("soon", _l("Soon: within a day or two")),
     ("not_urgent", _l("Not urgent, but it must be followed up")),
 )
-MENTEE_KNOWS = formkit.options(
+MENTEE_KNOWS = fields.options(
     ("yes", _l("Yes, the mentee knows")),
     ("no", _l("No, the mentee does not know yet")),
 )
 
 
 class ConcernForm(HandbookForm):
-    programme = formkit.programme_field()
-    mentee_name = formkit.text(_l("The mentee's name"), missing=_l("Enter the name of the mentee the report is about"),
-                               max=formkit.SHORT)
-    workplace = formkit.text(_l("Workplace"), missing=_l("Enter the workplace where the mentee works"),
-                             max=formkit.LINE, hint=_l("The company or organisation, and the department if it helps."))
-    concerns = formkit.checkboxes(
+    programme = fields.programme_field()
+    mentee_name = fields.text(_l("The mentee's name"), missing=_l("Enter the name of the mentee the report is about"),
+                               max=fields.SHORT)
+    workplace = fields.text(_l("Workplace"), missing=_l("Enter the workplace where the mentee works"),
+                             max=fields.LINE, hint=_l("The company or organisation, and the department if it helps."))
+    concerns = fields.checkboxes(
         _l("What are you concerned about?"),
         CONCERNS,
         missing=_l("Choose at least one concern"),
         hint=_l("Choose all that apply."),
     )
-    other = formkit.text(
+    other = fields.text(
         _l("If something else, what is it?"),
         max=500,
         hint=_l("Answer this if you chose 'Something else'."),
     )
-    urgency = formkit.radios(_l("How urgent is it?"), URGENCY, missing=_l("Choose how urgent it is"))
-    observed = formkit.long_text(
+    urgency = fields.radios(_l("How urgent is it?"), URGENCY, missing=_l("Choose how urgent it is"))
+    observed = fields.long_text(
         _l("What did you see or hear?"),
         missing=_l("Describe what you saw or heard"),
         max=4000,
         hint=_l("Write what happened, when, and who was there. Facts first, then what worries you."),
     )
-    actions = formkit.long_text(
+    actions = fields.long_text(
         _l("What has been done so far?"),
         max=2000,
         hint=_l("For example a talk with the mentee, or advice you have given."),
     )
-    mentee_knows = formkit.radios(
+    mentee_knows = fields.radios(
         _l("Does the mentee know about this report?"),
         MENTEE_KNOWS,
         missing=_l("Say whether the mentee knows about this report"),
     )
-    reporter_name = formkit.text(_l("Your full name"), missing=_l("Enter your full name"),
-                                 max=formkit.SHORT, autocomplete="name")
-    reporter_email = formkit.email(_l("Your email address"), missing=_l("Enter your email address"),
+    reporter_name = fields.text(_l("Your full name"), missing=_l("Enter your full name"),
+                                 max=fields.SHORT, autocomplete="name")
+    reporter_email = fields.email(_l("Your email address"), missing=_l("Enter your email address"),
                                    wrong=_l("Enter your email address in the right format, like name@example.org"),
                                    hint=_l("The contact person may write to you, and you get a receipt here."))
-    reporter_phone = formkit.phone(_l("Your phone number"),
+    reporter_phone = fields.phone(_l("Your phone number"),
                                    hint=_l("So that the contact person can call you back."))
 
     def validate(self, extra_validators=None):

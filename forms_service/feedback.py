@@ -16,8 +16,9 @@ from wtforms.validators import AnyOf, InputRequired, Length, Optional, Regexp
 
 from flask_babel import force_locale
 
-from . import digest_chart, formkit, mail
-from .formkit import HandbookForm, labels, programmes, when
+from . import digest_chart, fields, formkit, mail
+from .fields import HandbookForm
+from .formkit import labels, programmes, when
 from .i18n import current_language, localized_route
 from .links import LinkError, sign, unsign
 from .storage import RecordNotFound, StatusConflict, store, utcnow
@@ -30,13 +31,13 @@ EVALUATION = "evaluation"
 PAGE_FEEDBACK = "page_feedback"
 DIGEST_STATE = "digest_state"
 
-ROLES = formkit.options(("mentor", _l("Mentor")), ("mentee", _l("Mentee")))
-STAGES = formkit.options(("midway", _l("Midway")), ("final", _l("Final")))
-SCALE = formkit.options(*[(str(n), str(n)) for n in range(1, 6)])
+ROLES = fields.options(("mentor", _l("Mentor")), ("mentee", _l("Mentee")))
+STAGES = fields.options(("midway", _l("Midway")), ("final", _l("Final")))
+SCALE = fields.options(*[(str(n), str(n)) for n in range(1, 6)])
 
 
 def rating(label):
-    return formkit.radios(label, SCALE, missing=_l("Choose a rating from 1 to 5 for: %(question)s", question=label),
+    return fields.radios(label, SCALE, missing=_l("Choose a rating from 1 to 5 for: %(question)s", question=label),
                           hint=_l("1 is very poor, 5 is very good."))
 
 
@@ -50,18 +51,18 @@ QUESTIONS = {
 
 
 class EvaluationForm(HandbookForm):
-    role = formkit.radios(_l("I am the"), ROLES, missing=_l("Choose whether you are the mentor or the mentee"))
-    stage = formkit.radios(_l("Which evaluation is this?"), STAGES, missing=_l("Choose midway or final"))
-    programme = formkit.programme_field()
+    role = fields.radios(_l("I am the"), ROLES, missing=_l("Choose whether you are the mentor or the mentee"))
+    stage = fields.radios(_l("Which evaluation is this?"), STAGES, missing=_l("Choose midway or final"))
+    programme = fields.programme_field()
     relationship = rating(QUESTIONS["relationship"])
     progress = rating(QUESTIONS["progress"])
     meetings = rating(QUESTIONS["meetings"])
     support = rating(QUESTIONS["support"])
-    useful = formkit.long_text(_l("What has been most useful so far?"))
-    more_of = formkit.long_text(_l("What should there be more of in the mentoring?"))
-    next_focus = formkit.long_text(_l("What should you work on next?"))
-    name = formkit.text(_l("Your name"), max=formkit.SHORT, autocomplete="name")
-    email = formkit.email(_l("Your email address"), hint=_l("Only if you would like an answer."),
+    useful = fields.long_text(_l("What has been most useful so far?"))
+    more_of = fields.long_text(_l("What should there be more of in the mentoring?"))
+    next_focus = fields.long_text(_l("What should you work on next?"))
+    name = fields.text(_l("Your name"), max=fields.SHORT, autocomplete="name")
+    email = fields.email(_l("Your email address"), hint=_l("Only if you would like an answer."),
                           wrong=_l("Enter your email address in the right format, like name@example.org"))
 
 
@@ -72,11 +73,11 @@ class PageFeedbackForm(HandbookForm):
     class Meta:
         csrf = False
 
-    page = StringField(validators=[InputRequired(), Length(max=300), formkit.OneLine(),
-                                   Regexp(r"^/(?!/)[\w\-/.]*\Z")], filters=[formkit.as_text])
-    rating = StringField(validators=[InputRequired(), AnyOf(["0", "1"])], filters=[formkit.as_text])
-    comment = formkit.long_text(_l("Anything you would like to add?"), max=1000)
-    token = StringField(validators=[Optional(), Length(max=100), formkit.OneLine()], filters=[formkit.as_text])
+    page = StringField(validators=[InputRequired(), Length(max=300), fields.OneLine(),
+                                   Regexp(r"^/(?!/)[\w\-/.]*\Z")], filters=[fields.as_text])
+    rating = StringField(validators=[InputRequired(), AnyOf(["0", "1"])], filters=[fields.as_text])
+    comment = fields.long_text(_l("Anything you would like to add?"), max=1000)
+    token = StringField(validators=[Optional(), Length(max=100), fields.OneLine()], filters=[fields.as_text])
 
 
 def _store_evaluation(form: EvaluationForm) -> dict:

@@ -34,7 +34,7 @@ from forms_service import scheduler as jobs
 from forms_service.agreement import WhoForm, confirm_link
 from forms_service.concern import ConcernForm, ack_link
 from forms_service.feedback import EvaluationForm, PageFeedbackForm
-from forms_service.formkit import NOT_IN_TEXT, NOT_ONE_LINE, OneLine
+from forms_service.fields import NOT_IN_TEXT, NOT_ONE_LINE, OneLine
 from wtforms.validators import Length
 
 PAGE_FEEDBACK = {"page": "/agreements/", "rating": "1", "comment": "Helpful."}
