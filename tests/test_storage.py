@@ -166,3 +166,22 @@ def test_import_records_writes_each_bucket_once_and_keeps_what_was_there(records
     assert records.count("concern") == 301
     assert records.get("concern", imported[123].id).data == {"n": 123}
     assert records.get("concern", existing.id) == existing
+
+
+def test_every_change_to_records_sharing_a_bucket_reaches_the_file(records, tmp_path):
+    """A bucket's records are handed to TinyDB as shallow copies: each update, nested data
+    included, must still be written as a change, and the records beside it stay as they were."""
+    now = datetime(2026, 11, 22, tzinfo=timezone.utc)
+    ids = [f"abc{n:05x}-0000-4000-8000-000000000000" for n in range(3)]
+    records.import_records([Record(id=i, kind="concern", language="nb", programme=None, created=now, updated=now,
+                                   status="new", data={"nested": {"n": n}, "list": [n]}) for n, i in enumerate(ids)])
+    records.update("concern", ids[0], status="notified", data={"nested": {"n": 10}})
+    records.update("concern", ids[0], data={"list": None, "extra": "x"}, due=now + timedelta(days=1))
+    records.update("concern", ids[1], expect_status="new", status="read")
+    fresh = TinyDBStore(tmp_path / "data")  # reads the file, not anything kept in memory
+    first, second, third = (fresh.get("concern", i) for i in ids)
+    assert (first.status, first.data, first.due) == ("notified", {"nested": {"n": 10}, "extra": "x"},
+                                                     now + timedelta(days=1))
+    assert (second.status, second.data) == ("read", {"nested": {"n": 1}, "list": [1]})
+    assert (third.status, third.data) == ("new", {"nested": {"n": 2}, "list": [2]})
+    assert len(list((tmp_path / "data" / "concern").glob("abc*.json"))) == 1, "the three share one bucket"

@@ -105,8 +105,12 @@ class AtomicJSONStorage(Storage):
             self._records, self._lines, self._used = parse_log(raw, self.path)
             self._size = len(raw)
             self._loaded = True
-        # A copy for TinyDB, which changes what it is given; ours stays what the file holds.
-        return None if self._records is None else {TABLE: json.loads(json.dumps(self._records))}
+        # A copy for TinyDB, which changes what it is given, so that ours stays what the file
+        # holds. TinyDB adds and removes documents and sets a document's own keys, never what is
+        # nested in them (and the store always sets new values): copying two levels is enough.
+        if self._records is None:
+            return None
+        return {TABLE: {key: dict(doc) for key, doc in self._records.items()}}
 
     def write(self, data: dict) -> None:
         new = data.get(TABLE, {})
