@@ -116,19 +116,11 @@ def outbox_retry(ids, all_failed):
 @outbox.command("send")
 def outbox_send():
     """Send every due message now (or have the active scheduler do it)."""
-    with job_context(current_app._get_current_object()):
-        # Every sender holds the scheduler's lock (see mail.release_claims): with a scheduler
-        # active, it is woken to send instead.
-        leader = store().leader("scheduler")
-        if not leader.try_acquire():
-            store().notify(mail.WAKE)
-            click.echo(f"A scheduler is active ({leader.holder()}); it was woken to send what is due now.")
+    with job_context(current_app._get_current_object()), scheduling.one_off() as active:
+        if active:
+            click.echo(f"A scheduler is active ({active}); it was woken to send what is due now.")
             return
-        try:
-            mail.release_claims()
-            counts = mail.send_due()
-        finally:
-            leader.release()
+        counts = mail.send_due()
     click.echo(f"{counts['sent']} sent, {counts['retry']} to retry, {counts['failed']} failed")
 
 
@@ -209,7 +201,9 @@ def digest(programme):
         raise click.BadParameter(f"no programme {programme!r}")
     with job_context(current_app._get_current_object()):
         total = feedback.digest(programme)
-        mail.send_due()
+        with scheduling.one_off() as active:
+            if not active:  # else the active scheduler, just woken, sends it
+                mail.send_due()
     click.echo(f"{total} new item(s) in the digest" if total else "Nothing new: no digest sent")
 
 
@@ -219,7 +213,11 @@ def run_due():
     """Move every due record on and send the outbox, once (what the scheduler does every run)."""
     with job_context(current_app._get_current_object()):
         try:
-            counts = scheduling.run_due()
+            with scheduling.one_off() as active:
+                if active:
+                    click.echo(f"A scheduler is active ({active}); it was woken to run now.")
+                    return
+                counts = scheduling.run_due()
         except StorageUnavailable as error:
             click.echo(f"Storage unavailable: {error}", err=True)
             sys.exit(1)

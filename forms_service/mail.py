@@ -12,7 +12,7 @@ Sending claims due messages through the storage's ``claim`` (each to exactly one
 token and a lease), checks right before each send that the claim is still its own, and marks
 each message on its own: a failure with one message never leaves the rest of the batch behind.
 Every sender runs under the scheduler's leader lock, so claims left when the lock changes hands
-belong to a sender that is gone: the new holder makes them due at once (``release_claims``)
+belong to a sender that is gone: the new holder makes them due at once (``scheduler.take_over``)
 instead of waiting out their lease. A temporary failure puts the message back with an exponential backoff; after the last attempt,
 or on a permanent refusal, it is ``failed`` and the admin address is told. Once sent, a
 message's body is dropped from the outbox: only who, what purpose and when stay.
@@ -293,29 +293,6 @@ def send_due(now: datetime | None = None, limit: int | None = None) -> dict[str,
     if any(counts.values()):
         log.info("outbox: %(sent)d sent, %(retry)d to retry, %(failed)d failed", counts)
     return counts
-
-
-def release_claims(now: datetime | None = None) -> int:
-    """Make the messages a stopped sender had claimed due now; returns how many.
-
-    For a process that has just taken the scheduler's leader lock: every sender holds that lock,
-    so a claim still standing belongs to one that is gone, and its batch would otherwise wait out
-    the lease (up to 21 minutes with the default timeout). A message it had handed to the server
-    but not yet marked goes again, with the same Message-ID."""
-    now = now or utcnow()
-    released = 0
-    for record in store().list(KIND, status=Status.QUEUED):
-        if record.claim is None:
-            continue
-        try:
-            store().update(KIND, record.id, claim=record.claim, due=now, now=now)
-            released += 1
-        except (ClaimLost, RecordNotFound):
-            pass  # sent or taken meanwhile
-    if released:
-        log.warning("outbox: %d message(s) claimed by a sender that stopped are due again", released)
-        store().notify(WAKE)
-    return released
 
 
 def _still_ours(record: Record) -> bool:

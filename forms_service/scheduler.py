@@ -4,7 +4,9 @@ the digests and retention on their schedules.
 One process of the deployment is the active scheduler: it holds the storage's leader lock (a file
 lock in the instance folder, or a PostgreSQL advisory lock). Any other one waits as a standby and
 takes over within ``STANDBY_POLL_S`` when the active one dies, and at once sends what the dead
-one had claimed but not finished (``mail.release_claims``). Under `make run` it runs in a
+one had claimed but not finished (``take_over``). Every process that claims records (the
+scheduler, and the commands ``run-due``, ``outbox send`` and ``digest``) holds the lock while it
+works, so a claim standing when the lock changes hands belongs to a process that is gone. Under `make run` it runs in a
 thread of the web process; in production alone (`flask --app forms_service scheduler`).
 
 The run (``run_due``): for each area (concern reports, agreements) the records whose due time has
@@ -224,6 +226,35 @@ def catch_up(app: Flask, now: datetime | None = None) -> list[str]:
 
 # -- the process ----------------------------------------------------------------------------------
 
+def take_over(now: datetime | None = None) -> int:
+    """For a process that has just taken the scheduler's lock: make what a stopped one had claimed
+    (records of every area, messages in the outbox) due now instead of after its lease. A message
+    it had handed to the SMTP server but not marked sent goes again, with the same Message-ID."""
+    now = now or utcnow()
+    released = {kind: store().release_claims(kind, now=now) for kind in (*(a.KIND for a in AREAS), mail.KIND)}
+    if any(released.values()):
+        log.warning("scheduler: claims of a stopped process released: %s",
+                    ", ".join(f"{count} {kind}" for kind, count in released.items() if count))
+        store().notify(mail.WAKE)
+    return sum(released.values())
+
+
+@contextmanager
+def one_off():
+    """For a command run by hand: hold the scheduler's lock while it works. Yields None when it
+    holds the lock, or the active scheduler's holder text, after waking it to do the work now."""
+    leader = store().leader("scheduler")
+    if not leader.try_acquire():
+        store().notify(mail.WAKE)
+        yield leader.holder()
+        return
+    try:
+        take_over()
+        yield None
+    finally:
+        leader.release()
+
+
 class Scheduler:
     """The active scheduler or a standby, until ``stop`` is called."""
 
@@ -261,7 +292,7 @@ class Scheduler:
                 reindex = getattr(store(), "reindex", None)
                 if reindex:
                     reindex()
-                mail.release_claims()
+                take_over()
             except Exception as error:  # noqa: BLE001 - leading goes on; the leases still run out
                 log.error("scheduler: could not take over the outbox at once: %s", type(error).__name__)
         catch_up(app)

@@ -252,6 +252,25 @@ def test_claim_hands_out_due_records_earliest_first_up_to_the_limit(records):
     assert {r.claim for r in again}.isdisjoint({r.claim for r in first + rest})
 
 
+def test_releasing_claims_makes_what_a_stopped_claimer_held_due_now(records, open_store):
+    now = T0 + timedelta(minutes=5)
+    for minute in (1, 2, 3):
+        add(records, "outbox", status="queued", due=T0 + timedelta(minutes=minute), data={"m": minute})
+    waiting = add(records, "outbox", status="queued", due=T0 + timedelta(hours=2), data={"m": 120})
+    add(records, "concern", status="new", due=T0)
+    held = records.claim("outbox", due_before=now, lease=timedelta(hours=1), limit=2, now=now)
+    assert len(held) == 2 and records.claim("outbox", due_before=now, lease=timedelta(hours=1), limit=10,
+                                            now=now) != []  # the third, now claimed as well
+    later = now + timedelta(minutes=1)
+    assert open_store().release_claims("outbox", now=later) == 3
+    assert records.get("outbox", waiting.id) == waiting, "an unclaimed record keeps its due time"
+    again = records.claim("outbox", due_before=later, lease=timedelta(hours=1), limit=10, now=later)
+    assert sorted(r.data["m"] for r in again) == [1, 2, 3], "due at once, not after the lease"
+    assert records.release_claims("concern", now=later) == 0, "other kinds are left alone"
+    with pytest.raises(ClaimLost):
+        records.update("outbox", held[0].id, claim=held[0].claim, status="sent")
+
+
 def test_two_concurrent_claimers_get_each_due_record_exactly_once(open_store):
     setup = open_store()
     now = utcnow()

@@ -158,6 +158,12 @@ class Store(Protocol):
         to now + lease, so that a caller that dies leaves it to be claimed again after the lease.
         A record claimed by another caller whose lease has not run out is not returned."""
 
+    def release_claims(self, kind: str, *, now: datetime | None = None) -> int:
+        """Drop every claim on records of a kind and make those records due now; returns how
+        many. For a process that has just taken the scheduler's leader lock: every claimer holds
+        that lock, so a claim then standing belongs to one that is gone, and its records would
+        otherwise wait out the lease."""
+
     def count(self, kind: str) -> int:
         """How many records of a kind there are."""
 

@@ -381,6 +381,14 @@ class PostgresStore:
         rows.sort(key=lambda row: (row[0], str(row[1])))
         return [_record(row[1:]) for row in rows]
 
+    def release_claims(self, kind, *, now=None) -> int:
+        now = now or utcnow()
+        with self._tx() as conn:
+            # A claimed record always has a due time (its lease's end): the partial due index finds it.
+            return conn.execute("UPDATE records SET claim = NULL, due = %s, updated = %s"
+                                " WHERE kind = %s AND due IS NOT NULL AND claim IS NOT NULL",
+                                [now, now, _checked_name(kind)]).rowcount
+
     def count(self, kind) -> int:
         with self._tx() as conn:
             return conn.execute("SELECT count(*) FROM records WHERE kind = %s", [kind]).fetchone()[0]

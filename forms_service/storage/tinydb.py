@@ -359,6 +359,23 @@ class TinyDBStore:
             claimed.append(new)
         return claimed
 
+    def release_claims(self, kind, *, now=None) -> int:
+        now = now or utcnow()
+        released = 0
+        # A claimed record always has a due time (its lease's end), so the due index lists it.
+        for moment, record_id, marker in list(self._due_markers(kind, utcnow().replace(year=9999))):
+            with self._bucket(kind, record_id) as table:
+                doc = table.get(doc_id=record_id)
+                old = Record.from_json(doc) if doc is not None else None
+                if old is None or old.due is None or _stamp(old.due) != _stamp(moment):
+                    marker.unlink(missing_ok=True)  # stale: the record moved on or is gone
+                    continue
+                if old.claim is None:
+                    continue
+                self._write(kind, table, old, old.but(claim=None, due=now, updated=now))
+            released += 1
+        return released
+
     def count(self, kind) -> int:
         return sum(1 for _ in self._all_docs(kind))
 
