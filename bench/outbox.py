@@ -34,6 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the throwaway PostgreSQL server the tests use
 
 from forms_service import create_app, mail
 from forms_service.programmes import Person  # noqa: E402
@@ -67,7 +68,7 @@ with open(sys.argv[2], "ab", buffering=0) as out:
 """
 
 
-class Counter:
+class MailServer:
     """A real SMTP server (aiosmtpd) in a process of its own, as a mail server is: its work does not
     slow the sender being measured. It writes each message's Message-ID line to a file."""
 
@@ -121,7 +122,7 @@ def queue(app, count: int, first: int = 0) -> float:
 
 def one_sender(messages: int) -> bool:
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
-        counter = Counter(Path(tmp))
+        counter = MailServer(Path(tmp))
         try:
             instance = Path(tmp) / "instance"
             instance.mkdir()
@@ -159,10 +160,9 @@ def wait_for(condition, timeout: float) -> float | None:
 
 
 class Deployment:
-    """Two scheduler processes on one backend, mail to ``counter``'s SMTP server."""
+    """Two scheduler processes on one backend, sending to one SMTP server."""
 
-    def __init__(self, name: str, tmp: Path, database_url: str, port: int):
-        self.name = name
+    def __init__(self, tmp: Path, database_url: str, port: int):
         self.database_url = database_url
         # TinyDB: one machine, so one instance folder; PostgreSQL: a folder per machine.
         self.instances = [tmp / "machine1", tmp / "machine2"] if database_url else [tmp / "instance"] * 2
@@ -190,12 +190,9 @@ class Deployment:
         self.processes.append(process)
         return process
 
-    def holder(self) -> str:
-        with self.app.app_context():
-            return self.app.extensions["store"].leader("scheduler").holder()
-
     def active(self, process: subprocess.Popen) -> bool:
-        return f"pid {process.pid}" in self.holder()
+        """Whether ``process`` holds the scheduler's lock."""
+        return f"pid {process.pid}" in self.app.extensions["store"].leader("scheduler").holder()
 
     def unsent(self) -> int:
         return sum(r.status != "sent" for r in self.app.extensions["store"].list(mail.KIND))
@@ -218,9 +215,9 @@ def two_schedulers(name: str, database_url: str, messages: int) -> bool:
     allowing the one message the killed scheduler had handed over."""
     ok = True
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
-        counter = Counter(Path(tmp))
+        counter = MailServer(Path(tmp))
         try:
-            deployment = Deployment(name, Path(tmp), database_url, counter.port)
+            deployment = Deployment(Path(tmp), database_url, counter.port)
             try:
                 first = deployment.start(0)
                 if wait_for(lambda: deployment.active(first), 60) is None:
@@ -284,7 +281,6 @@ def main() -> int:
     server = None
     database_url = args.database_url
     if not database_url:
-        sys.path.insert(0, str(ROOT / "tests"))
         from postgres_server import PostgresServer
 
         server = PostgresServer(durable=True).start()
@@ -293,7 +289,7 @@ def main() -> int:
         from forms_service.storage.postgres import upgrade
 
         upgrade(database_url)
-        print(f"\ntwo scheduler processes (an active one and a standby), SMTP timeout 2 s:")
+        print("\ntwo scheduler processes (an active one and a standby), SMTP timeout 2 s:")
         for name, url in (("TinyDB", ""), ("PostgreSQL", database_url)):
             ok &= two_schedulers(name, url, args.messages)
     finally:

@@ -48,6 +48,7 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the throwaway PostgreSQL and Redis servers the tests use
 
 from forms_service.programmes import SAMPLE  # noqa: E402
 from forms_service.storage import Record  # noqa: E402
@@ -152,26 +153,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_redis(folder: Path) -> tuple[subprocess.Popen, str]:
-    """Debian's redis-server on 127.0.0.1, without persistence: the rate limits that several app
-    servers share, as in a deployment on several machines."""
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--save", "", "--appendonly", "no", "--port", str(port), "--bind", "127.0.0.1",
-         "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    return process, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("redis-server did not start")
-
-
 def start_gunicorn(instance: Path, port: int, database_url: str = "", redis_url: str = "") -> subprocess.Popen:
     env = {**os.environ, "FORMS_SECRET_KEY": SECRET, "FORMS_INSTANCE_PATH": str(instance),
            "FORMS_FORM_RATE_LIMIT": "100000 per minute", "FORMS_SERVICE_RATE_LIMIT": "100000 per minute",
@@ -225,6 +206,22 @@ def client(port: int, count: int, latencies: list[float], errors: list[str], sto
         connection.close()
 
 
+def run_clients(ports: list[int], clients: int, per_client: int, time_limit: float, form_once: bool = False,
+                every: float = 0.0) -> tuple[list[float], list[str], float]:
+    """``clients`` people posting at once, spread over ``ports``: POST latencies, errors, seconds."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    stop_at = time.monotonic() + time_limit
+    threads = [threading.Thread(target=client, args=(ports[i % len(ports)], per_client, latencies, errors, stop_at,
+                                                     form_once, every)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=time_limit + 30)
+    return latencies, errors, time.perf_counter() - started
+
+
 def load_benchmark(clients: int, per_client: int, levels: list[int], time_limit: float) -> None:
     print(f"\nsubmissions to gunicorn (2 workers), {clients} concurrent clients x {per_client} reports:")
     for stored in levels:
@@ -236,17 +233,7 @@ def load_benchmark(clients: int, per_client: int, levels: list[int], time_limit:
             port = free_port()
             server = start_gunicorn(instance, port)
             try:
-                latencies: list[float] = []
-                errors: list[str] = []
-                stop_at = time.monotonic() + time_limit
-                threads = [threading.Thread(target=client, args=(port, per_client, latencies, errors, stop_at))
-                           for _ in range(clients)]
-                started = time.perf_counter()
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join(timeout=time_limit + 30)
-                elapsed = time.perf_counter() - started
+                latencies, errors, elapsed = run_clients([port], clients, per_client, time_limit)
                 after = Store(instance / "data").count("concern")
             finally:
                 server.send_signal(signal.SIGTERM)
@@ -304,6 +291,8 @@ def spread_load(backends: list[Backend], clients: int, per_client: int, levels: 
         shape += f", at a steady {rate:g} reports/s in all"
     print(f"\nsubmissions spread over two gunicorn instances (2 workers each, rate limits in one Redis), "
           f"{clients} concurrent clients x {per_client} reports, {shape}:")
+    from redis_server import start_redis
+
     with tempfile.TemporaryDirectory(dir=WORK) as folder:
         redis, redis_url = start_redis(Path(folder))
         try:
@@ -332,18 +321,8 @@ def _spread_levels(backends: list[Backend], clients: int, per_client: int, level
                 servers = [start_gunicorn(instance, port, backend.database_url, redis_url)
                            for instance, port in zip(instances, ports)]
                 try:
-                    latencies: list[float] = []
-                    errors: list[str] = []
-                    stop_at = time.monotonic() + time_limit
-                    threads = [threading.Thread(target=client, args=(ports[i % 2], per_client, latencies, errors,
-                                                                     stop_at, form_once, every))
-                               for i in range(clients)]
-                    started = time.perf_counter()
-                    for thread in threads:
-                        thread.start()
-                    for thread in threads:
-                        thread.join(timeout=time_limit + 30)
-                    elapsed = time.perf_counter() - started
+                    latencies, errors, elapsed = run_clients(ports, clients, per_client, time_limit, form_once,
+                                                             every)
                     store = backend.open(instances[0])
                     after = store.count("concern")
                     store.close()
@@ -419,18 +398,19 @@ def main() -> int:
     parser.add_argument("--minute-levels", type=int, nargs="*", default=[1_000, 100_000])
     parser.add_argument("--minute-rounds", type=int, default=50)
     parser.add_argument("--minute-only", action="store_true", help="only the minute run, for both backends")
-    parser.add_argument("--spread-only", action="store_true", help="only the posts over two instances, for both backends")
+    parser.add_argument("--spread-only", action="store_true",
+                        help="only the posts over two instances, for both backends")
     parser.add_argument("--rate", type=float, default=20.0,
                         help="reports per second in all for the steady-rate run over two instances")
     parser.add_argument("--form-once", action="store_true",
-                        help="in the posts over two instances, each client loads the form once (the load is posts alone)")
+                        help="in the posts over two instances, each client loads the form once "
+                             "(the load is posts alone)")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}")
     WORK.mkdir(exist_ok=True)
     server = None
     database_url = args.database_url
     if args.postgres and not database_url:
-        sys.path.insert(0, str(ROOT / "tests"))
         from postgres_server import PostgresServer
 
         server = PostgresServer(durable=True).start()
@@ -445,16 +425,18 @@ def main() -> int:
             minute_run_cost(backends, args.minute_levels, args.minute_rounds)
             return 0
         if args.spread_only:
-            spread_load(backends, args.clients, args.per_client, args.spread_levels, args.time_limit, args.form_once)
-            spread_load(backends, args.clients, args.per_client, args.spread_levels, args.time_limit, rate=args.rate)
+            spread = (backends, args.clients, args.per_client, args.spread_levels, args.time_limit)
+            spread_load(*spread, form_once=args.form_once)
+            spread_load(*spread, rate=args.rate)
             return 0
         storage_benchmark(args.rounds)
         if database_url:
             postgres_adds(database_url, args.rounds)
         if not args.storage_only:
             if database_url:
-                spread_load(backends, args.clients, args.per_client, args.spread_levels, args.time_limit)
-                spread_load(backends, args.clients, args.per_client, args.spread_levels, args.time_limit, rate=args.rate)
+                spread = (backends, args.clients, args.per_client, args.spread_levels, args.time_limit)
+                spread_load(*spread)
+                spread_load(*spread, rate=args.rate)
                 minute_run_cost(backends, args.minute_levels, args.minute_rounds)
             else:
                 load_benchmark(args.clients, args.per_client, args.levels, args.time_limit)

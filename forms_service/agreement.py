@@ -603,17 +603,20 @@ def _invalid_link():
                             "or ask the person who filled in the agreement to send it again."))
 
 
-def _load(purpose: str, token: str, max_age: int | None):
-    """(record, None) for a good link, else (None, the page that says what is wrong)."""
+def _load(purpose: str, token: str, max_age: int | None, status: Status, wrong_status=None):
+    """(record, None) for a good link to an agreement in ``status``, else (None, the page that says
+    what is wrong: in another status, ``wrong_status(record)`` or that it has been answered)."""
     try:
-        record_id = unsign(purpose, token, max_age=max_age)
-        return store().get(KIND, record_id), None
+        record = store().get(KIND, unsign(purpose, token, max_age=max_age))
     except LinkExpired:
         return None, _link_problem(410, _l("This link has expired"),
                                    _l("An agreement must be confirmed within %(days)d days. Ask the person who "
                                       "filled it in to send a new one.", days=confirm_days()))
     except (LinkInvalid, RecordNotFound):
         return None, _invalid_link()
+    if record.status != status:
+        return None, (wrong_status or _already_answered)(record)
+    return record, None
 
 
 def _already_answered(record):
@@ -631,11 +634,9 @@ def _already_answered(record):
 @localized_route(bp, "/forms/agreement/verify/<token>/", methods=["GET", "POST"])
 def verify(token: str):
     """The filler's own address: a page with a button (a mail scanner's GET changes nothing)."""
-    record, problem = _load("agreement-verify", token, confirm_days() * 86400)
+    record, problem = _load("agreement-verify", token, confirm_days() * 86400, Status.AWAITING_SENDER)
     if problem:
         return problem
-    if record.status != Status.AWAITING_SENDER:
-        return _already_answered(record)
     form = ButtonForm()
     other = other_party(record)
     context = {"record": record, "other_name": record.data[f"{other}_name"],
@@ -667,11 +668,9 @@ def _confirm_forms(party: str, *, posted: bool):
 
 @localized_route(bp, "/forms/agreement/confirm/<token>/", methods=["GET", "POST"])
 def confirm(token: str):
-    record, problem = _load("agreement-confirm", token, confirm_days() * 86400)
+    record, problem = _load("agreement-confirm", token, confirm_days() * 86400, Status.AWAITING_CONFIRMATION)
     if problem:
         return problem
-    if record.status != Status.AWAITING_CONFIRMATION:
-        return _already_answered(record)
     party = other_party(record)
     posted = request.method == "POST"
     confirm_form, changes_form = _confirm_forms(party, posted=posted)
@@ -733,11 +732,9 @@ def _answer(record, party: str, *, confirmed: bool, text: str, declaration: str 
 @localized_route(bp, "/forms/agreement/reopen/<token>/")
 def reopen(token: str):
     """A new draft filled in with an agreement that changes were asked for, to change and send again."""
-    record, problem = _load("agreement-reopen", token, REOPEN_LINK_DAYS * 86400)
+    record, problem = _load("agreement-reopen", token, REOPEN_LINK_DAYS * 86400, Status.CHANGES_REQUESTED)
     if problem:
         return problem
-    if record.status != Status.CHANGES_REQUESTED:
-        return _already_answered(record)
     keep = _answer_keys()
     answers = {key: value for key, value in record.data.items() if key in keep}
     answers["programme"] = record.programme
@@ -757,11 +754,10 @@ def _answer_keys() -> set[str]:
 
 @localized_route(bp, "/forms/agreement/print/<token>/")
 def printable(token: str):
-    record, problem = _load("agreement-print", token, PRINT_LINK_DAYS * 86400)
+    record, problem = _load("agreement-print", token, PRINT_LINK_DAYS * 86400, Status.CONFIRMED,
+                            lambda record: _invalid_link())
     if problem:
         return problem
-    if record.status != Status.CONFIRMED:
-        return _invalid_link()
     data = record.data
     programme = _programme(record.programme)
     return formkit.render_message(

@@ -13,9 +13,10 @@ token and a lease), checks right before each send that the claim is still its ow
 each message on its own: a failure with one message never leaves the rest of the batch behind.
 Every sender runs under the scheduler's leader lock, so claims left when the lock changes hands
 belong to a sender that is gone: the new holder makes them due at once (``scheduler.take_over``)
-instead of waiting out their lease. A temporary failure puts the message back with an exponential backoff; after the last attempt,
-or on a permanent refusal, it is ``failed`` and the admin address is told. Once sent, a
-message's body is dropped from the outbox: only who, what purpose and when stay.
+instead of waiting out their lease. A temporary failure puts the message back with an
+exponential backoff; after the last attempt, or on a permanent refusal, it is ``failed`` and the
+admin address is told. Once sent, a message's body is dropped from the outbox: only who, what
+purpose and when stay.
 
 Without FORMS_SMTP_HOST, mail goes to the file transport: one ``.eml`` file per message in the
 instance folder's ``mail/``.

@@ -3,11 +3,12 @@ the digests and retention on their schedules.
 
 One process of the deployment is the active scheduler: it holds the storage's leader lock (a file
 lock in the instance folder, or a PostgreSQL advisory lock). Any other one waits as a standby and
-takes over within ``STANDBY_POLL_S`` when the active one dies, and at once sends what the dead
-one had claimed but not finished (``take_over``). Every process that claims records (the
+takes over within ``STANDBY_POLL_S`` when the active one dies, and at once goes on with what the
+dead one had claimed but not finished (``take_over``). Every process that claims records (the
 scheduler, and the commands ``run-due``, ``outbox send`` and ``digest``) holds the lock while it
-works, so a claim standing when the lock changes hands belongs to a process that is gone. Under `make run` it runs in a
-thread of the web process; in production alone (`flask --app forms_service scheduler`).
+works, so a claim standing when the lock changes hands belongs to a process that is gone. Under
+`make run` it runs in a thread of the web process; in production alone (`flask --app
+forms_service scheduler`).
 
 The run (``run_due``): for each area (concern reports, agreements) the records whose due time has
 come are claimed and handed to that area's ``step``, then the outbox is sent. Only what is due
@@ -294,7 +295,7 @@ class Scheduler:
                     reindex()
                 take_over()
             except Exception as error:  # noqa: BLE001 - leading goes on; the leases still run out
-                log.error("scheduler: could not take over the outbox at once: %s", type(error).__name__)
+                log.error("scheduler: could not take over at once: %s", type(error).__name__)
         catch_up(app)
         cron = BackgroundScheduler(timezone=app.extensions["programmes"].time_zone)
         for name, trigger, (job, *args) in _cron_jobs(app):

@@ -266,29 +266,10 @@ def csrf_token(client, url: str) -> str:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """Debian's redis-server on a free port of 127.0.0.1, without persistence, for the session."""
-    import shutil
-    import time
+    from redis_server import start_redis
 
-    server = shutil.which("redis-server") or "/usr/bin/redis-server"
-    assert Path(server).exists(), "redis-server not found: install it (apt-get install redis-server)"
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [server, "--save", "", "--appendonly", "no", "--port", str(port), "--bind", "127.0.0.1",
-         "--dir", str(folder)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    break
-        except OSError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, "redis-server did not start"
-        time.sleep(0.1)
-    yield f"redis://127.0.0.1:{port}/0"
+    process, url = start_redis(tmp_path_factory.mktemp("redis"))
+    yield url
     process.terminate()
     process.wait(timeout=10)
 

@@ -20,6 +20,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections import Counter
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from http.cookiejar import CookieJar
 
@@ -100,6 +101,28 @@ def distinct_ids(inbox, address: str) -> Counter:
 
 
 CONCERN_POINTS = ["concern-stored", "concern-claimed", "concern-queued", "before-smtp", "after-smtp"]
+
+
+@contextmanager
+def scheduler_in_a_thread(app, *, idle: bool = False):
+    """The scheduler running in a thread of the test, stopped at the end; with ``idle``, only once
+    it is active and its first run is over, so that it waits for work."""
+    running = scheduler.Scheduler(app)
+    threading.Thread(target=running.run, daemon=True).start()
+    try:
+        if idle:
+            assert running.active.wait(20)
+            time.sleep(1)
+        yield running
+    finally:
+        running.stop()
+
+
+def wait_until(condition, timeout: float) -> None:
+    """Poll ``condition`` (bounded) until it holds; the caller asserts it afterwards."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("point", CONCERN_POINTS)
@@ -185,14 +208,8 @@ def test_a_scheduler_taking_over_sends_at_once_what_a_stopped_one_held(app, clie
         held = mail.claim_due(now)
         [report] = store.claim("concern", due_before=now, lease=scheduler.STEP_LEASE, limit=10, now=now)
         assert len(held) == 3 and mail.lease() > timedelta(minutes=2) and scheduler.STEP_LEASE > timedelta(minutes=2)
-    running = scheduler.Scheduler(app)
-    threading.Thread(target=running.run, daemon=True).start()
-    try:
-        deadline = time.monotonic() + 20
-        while (len(smtp.messages) < 3 or not smtp.to(CONTACT)) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        running.stop()
+    with scheduler_in_a_thread(app):
+        wait_until(lambda: len(smtp.messages) >= 3 and smtp.to(CONTACT), 20)
     sent_to = [m["To"] for m in smtp.messages]
     assert all(sent_to.count(f"A <a{n}@example.org>") == 1 for n in range(3)), \
         "sent when the scheduler took over, not after the lease"
@@ -202,11 +219,7 @@ def test_a_scheduler_taking_over_sends_at_once_what_a_stopped_one_held(app, clie
 
 def test_outbox_send_wakes_an_active_scheduler_instead_of_sending_beside_it(app, store, smtp, monkeypatch):
     monkeypatch.setattr(scheduler, "RUN_EVERY_S", 60)
-    running = scheduler.Scheduler(app)
-    threading.Thread(target=running.run, daemon=True).start()
-    try:
-        assert running.active.wait(20)
-        time.sleep(1)  # its first run is over; it waits up to a minute
+    with scheduler_in_a_thread(app, idle=True):  # it waits up to a minute for its next run
         with app.test_request_context(), monkeypatch.context() as quiet:
             # Queued without the usual wake-up, as by a process that could not reach the scheduler.
             quiet.setattr(app.extensions["store"], "notify", lambda channel: None)
@@ -215,12 +228,8 @@ def test_outbox_send_wakes_an_active_scheduler_instead_of_sending_beside_it(app,
         result = app.test_cli_runner().invoke(args=["outbox", "send"])
         assert result.exit_code == 0 and "A scheduler is active" in result.output, result.output
         assert f"pid {os.getpid()}" in result.output, "the operator sees which process"
-        deadline = time.monotonic() + 10
-        while not smtp.to("a@example.org") and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: smtp.to("a@example.org"), 10)
         assert smtp.to("a@example.org")
-    finally:
-        running.stop()
 
 
 def test_poisoned_records_of_every_kind_do_not_stop_a_concern_report(app, client, store, smtp):
@@ -288,19 +297,12 @@ def test_the_reporter_hears_when_the_report_is_read_and_the_link_dies_with_the_r
 
 def test_a_new_report_wakes_the_scheduler_and_is_emailed_within_seconds(app, client, smtp, monkeypatch):
     monkeypatch.setattr(scheduler, "RUN_EVERY_S", 60)
-    running = scheduler.Scheduler(app)
-    threading.Thread(target=running.run, daemon=True).start()
-    try:
-        assert running.active.wait(20)
-        time.sleep(1)  # the first run is over and it waits for work
+    with scheduler_in_a_thread(app, idle=True):
         started = time.monotonic()
         assert post(client, "/forms/concern/", CONCERN).status_code == 303
-        while not smtp.to(CONTACT) and time.monotonic() - started < 20:
-            time.sleep(0.1)
+        wait_until(lambda: smtp.to(CONTACT), 20)
         assert smtp.to(CONTACT), "not emailed"
         assert time.monotonic() - started < 10, "emailed at the next run rather than at once"
-    finally:
-        running.stop()
 
 
 def test_missed_cron_jobs_catch_up_once(app, client, smtp):

@@ -343,16 +343,11 @@ class TinyDBStore:
     def claim(self, kind, *, due_before, lease, limit, now=None) -> list[Record]:
         now = now or utcnow()
         claimed: list[Record] = []
-        for moment, record_id, marker in self._due_markers(kind, due_before):
+        for marker in self._due_markers(kind, due_before):
             if len(claimed) >= limit:
                 break
-            with self._bucket(kind, record_id) as table:
-                doc = table.get(doc_id=record_id)
-                old = Record.from_json(doc) if doc is not None else None
-                if old is None or old.due is None or _stamp(old.due) != _stamp(moment):
-                    marker.unlink(missing_ok=True)  # stale: the record moved on or is gone
-                    continue
-                if old.due > due_before:
+            with self._marked_record(kind, marker) as (table, old):
+                if old is None or old.due > due_before:
                     continue
                 new = old.but(claim=uuid.uuid4().hex, due=now + lease, updated=now)
                 self._write(kind, table, old, new)
@@ -363,14 +358,9 @@ class TinyDBStore:
         now = now or utcnow()
         released = 0
         # A claimed record always has a due time (its lease's end), so the due index lists it.
-        for moment, record_id, marker in list(self._due_markers(kind, utcnow().replace(year=9999))):
-            with self._bucket(kind, record_id) as table:
-                doc = table.get(doc_id=record_id)
-                old = Record.from_json(doc) if doc is not None else None
-                if old is None or old.due is None or _stamp(old.due) != _stamp(moment):
-                    marker.unlink(missing_ok=True)  # stale: the record moved on or is gone
-                    continue
-                if old.claim is None:
+        for marker in list(self._due_markers(kind, utcnow().replace(year=9999))):
+            with self._marked_record(kind, marker) as (table, old):
+                if old is None or old.claim is None:
                     continue
                 self._write(kind, table, old, old.but(claim=None, due=now, updated=now))
             released += 1
@@ -556,6 +546,19 @@ class TinyDBStore:
         if due is not None:
             self._marker(kind, record_id, due).unlink(missing_ok=True)
 
+    @contextmanager
+    def _marked_record(self, kind: str, marker: tuple[datetime, str, Path]) -> Iterator[tuple[Table, Record | None]]:
+        """The record a due marker points to, under its bucket's lock, with the table to write it
+        to; None (and the marker dropped) when the record has moved on or is gone."""
+        moment, record_id, path = marker
+        with self._bucket(kind, record_id) as table:
+            doc = table.get(doc_id=record_id)
+            record = Record.from_json(doc) if doc is not None else None
+            if record is None or record.due is None or _stamp(record.due) != _stamp(moment):
+                path.unlink(missing_ok=True)
+                record = None
+            yield table, record
+
     def _due_markers(self, kind: str, due_before: datetime) -> Iterator[tuple[datetime, str, Path]]:
         """(due, id, marker) of markers due by ``due_before``, earliest first."""
         index = self._folder(kind) / "due"
@@ -618,12 +621,10 @@ class FileLeader:
         except OSError:
             return "unknown"
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return os.read(fd, 200).decode("utf-8", "replace").strip() or "unknown"
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # closing the file lets it go again
             return "nobody"
+        except BlockingIOError:
+            return os.read(fd, 200).decode("utf-8", "replace").strip() or "unknown"
         finally:
             os.close(fd)
 
